@@ -1,0 +1,50 @@
+# The two commands: `make run` (serve the app on the embedded default) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+RUNTIME := $(VENV)/.runtime-installed
+DEV := $(VENV)/.dev-installed
+PORT ?= 8000
+
+.PHONY: run test lint format install migrate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(RUNTIME): requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(DEV): requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(RUNTIME)
+
+install: $(RUNTIME)
+
+migrate: $(RUNTIME)
+	$(BIN)/python manage.py migrate --noinput
+
+# Embedded default: SQLite, in-process jobs, local media. With REDIS_URL set, the worker runs beside.
+run: migrate
+ifdef REDIS_URL
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --procfile Procfile --port $(PORT)
+else
+	$(BIN)/uvicorn hopla.asgi:application --host 127.0.0.1 --port $(PORT)
+endif
+
+lint: $(DEV)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+format: $(DEV)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Runs against the real PostgreSQL and Redis (see conftest.py for the defaults and how to start them).
+test: lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

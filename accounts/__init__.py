@@ -1,0 +1,1 @@
+"""Users with email login, JWT sessions, profile and password management."""

@@ -1,0 +1,109 @@
+"""Accounts endpoints (SPEC §3): thin views that validate, call a service and render."""
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from accounts import services
+from accounts.models import User
+from accounts.serializers import (
+    PasswordChangeSerializer,
+    PasswordResetConfirmSerializer,
+    PasswordResetSerializer,
+    RefreshTokenSerializer,
+    RegisterSerializer,
+    TokenPairSerializer,
+    UserSerializer,
+)
+from accounts.throttles import LoginEmailThrottle, LoginIPThrottle, PasswordResetThrottle, RegisterThrottle
+
+
+class PublicApi(APIView):
+    """Reachable without a token; a stale Authorization header must not turn it into a 401."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+
+class RegisterApi(PublicApi):
+    throttle_classes = [RegisterThrottle]
+
+    @extend_schema(request=RegisterSerializer, responses={201: UserSerializer}, tags=["auth"])
+    def post(self, request: Request) -> Response:
+        serializer = RegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_register(**serializer.validated_data)
+        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class LoginApi(TokenObtainPairView):
+    throttle_classes = [LoginIPThrottle, LoginEmailThrottle]
+
+    @extend_schema(responses={200: TokenPairSerializer}, tags=["auth"])
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().post(request, *args, **kwargs)
+
+
+class RefreshApi(TokenRefreshView):
+    @extend_schema(responses={200: TokenPairSerializer}, tags=["auth"])
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().post(request, *args, **kwargs)
+
+
+class LogoutApi(APIView):
+    @extend_schema(request=RefreshTokenSerializer, responses={204: None}, tags=["auth"])
+    def post(self, request: Request) -> Response:
+        serializer = RefreshTokenSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.user_logout(user=request.user, refresh=serializer.validated_data["refresh"])  # type: ignore[arg-type]
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["auth"])
+class MeApi(generics.RetrieveUpdateAPIView):
+    serializer_class = UserSerializer
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def get_object(self) -> User:
+        return self.request.user  # type: ignore[return-value]
+
+    def perform_update(self, serializer: UserSerializer) -> None:  # type: ignore[override]
+        user = self.get_object()
+        services.user_update_profile(user=user, full_name=serializer.validated_data.get("full_name", user.full_name))
+
+
+class PasswordChangeApi(APIView):
+    @extend_schema(request=PasswordChangeSerializer, responses={204: None}, tags=["auth"])
+    def post(self, request: Request) -> Response:
+        serializer = PasswordChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.user_change_password(user=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordResetApi(PublicApi):
+    throttle_classes = [PasswordResetThrottle]
+
+    @extend_schema(request=PasswordResetSerializer, responses={202: None}, tags=["auth"])
+    def post(self, request: Request) -> Response:
+        serializer = PasswordResetSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.password_reset_request(email=serializer.validated_data["email"])
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+
+class PasswordResetConfirmApi(PublicApi):
+    throttle_classes = [PasswordResetThrottle]
+
+    @extend_schema(request=PasswordResetConfirmSerializer, responses={204: None}, tags=["auth"])
+    def post(self, request: Request) -> Response:
+        serializer = PasswordResetConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.password_reset_confirm(**serializer.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,113 @@
+"""Writes on accounts: registration, profile, passwords and session (refresh token) revocation."""
+
+from django.contrib.auth import password_validation
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.utils.encoding import force_str
+from django.utils.http import urlsafe_base64_decode
+from rest_framework.exceptions import ErrorDetail, ValidationError
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.jobs import send_password_reset_email
+from accounts.models import User, normalize_email
+from hopla.jobs import enqueue
+
+DUPLICATE_EMAIL = "A user with this email already exists."
+
+
+def _validate_new_password(*, field: str, password: str, user: User) -> None:
+    """Django's password validators, reported under `field` with each validator's own code."""
+    try:
+        password_validation.validate_password(password, user=user)
+    except DjangoValidationError as error:
+        raise ValidationError(
+            {
+                field: [
+                    ErrorDetail(message, code=item.code or "invalid")
+                    for item in error.error_list
+                    for message in item.messages
+                ]
+            }
+        ) from error
+
+
+@transaction.atomic
+def user_register(*, email: str, password: str, full_name: str) -> User:
+    email = normalize_email(email)
+    user = User(email=email, full_name=full_name.strip())
+    if User.objects.filter(email=email).exists():
+        raise ValidationError({"email": [ErrorDetail(DUPLICATE_EMAIL, code="unique")]})
+    _validate_new_password(field="password", password=password, user=user)
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save(force_insert=True)
+    except IntegrityError as error:  # a concurrent registration won the race for this email
+        raise ValidationError({"email": [ErrorDetail(DUPLICATE_EMAIL, code="unique")]}) from error
+    return user
+
+
+def user_update_profile(*, user: User, full_name: str) -> User:
+    user.full_name = full_name.strip()
+    user.save(update_fields=["full_name"])
+    return user
+
+
+@transaction.atomic
+def user_change_password(*, user: User, old_password: str, new_password: str) -> None:
+    if not user.check_password(old_password):
+        raise ValidationError({"old_password": [ErrorDetail("The current password is wrong.", code="wrong_password")]})
+    _validate_new_password(field="new_password", password=new_password, user=user)
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    user_revoke_sessions(user=user)
+
+
+def user_revoke_sessions(*, user: User) -> int:
+    """Blacklist every refresh token of `user`; access tokens die with the password hash they carry."""
+    outstanding = OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True)
+    revoked = BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True
+    )
+    return len(revoked)
+
+
+def user_logout(*, user: User, refresh: str) -> None:
+    """Blacklist one refresh token of the calling user: that session cannot refresh any more."""
+    try:
+        token = RefreshToken(refresh)  # type: ignore[arg-type]
+    except TokenError as error:
+        raise ValidationError({"refresh": [ErrorDetail(str(error), code="token_not_valid")]}) from error
+    if str(token.get("user_id")) != str(user.pk):
+        raise ValidationError({"refresh": [ErrorDetail("This refresh token is not yours.", code="token_not_valid")]})
+    token.blacklist()
+
+
+def password_reset_request(*, email: str) -> None:
+    """Email a reset link if an active account has this email; say nothing either way."""
+    user = User.objects.filter(email=normalize_email(email), is_active=True).first()
+    if user is None or not user.has_usable_password():
+        return
+    # A job, so that the answer takes the same time whether or not the account exists.
+    transaction.on_commit(lambda: enqueue(send_password_reset_email, str(user.pk)))
+
+
+@transaction.atomic
+def password_reset_confirm(*, uid: str, token: str, new_password: str) -> None:
+    invalid = ValidationError(
+        {"token": [ErrorDetail("The reset link is invalid or has expired.", code="invalid_token")]}
+    )
+    try:
+        user_id = force_str(urlsafe_base64_decode(uid))
+        user = User.objects.get(pk=user_id, is_active=True)
+    except (ValueError, TypeError, OverflowError, DjangoValidationError, User.DoesNotExist) as error:
+        raise invalid from error
+    if not default_token_generator.check_token(user, token):
+        raise invalid
+    _validate_new_password(field="new_password", password=new_password, user=user)
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    user_revoke_sessions(user=user)

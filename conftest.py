@@ -1,0 +1,72 @@
+"""Shared fixtures. The suite runs on the real PostgreSQL and Redis and stops early without them."""
+
+import socket
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from accounts.tests.factories import PASSWORD, UserFactory
+
+HOW_TO_START = {
+    "PostgreSQL": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+    "Redis": "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no",
+}
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        pytest.exit(f"The tests run on PostgreSQL only; DATABASE_URL points at {database['ENGINE']}.", returncode=3)
+    database_url = f"postgres://{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}"
+    for name, url, port in (("PostgreSQL", database_url, 5432), ("Redis", settings.REDIS_URL, 6379)):
+        if not url or not _reachable(url, port):
+            pytest.exit(
+                f"{name} is not reachable at {url or '(unset)'}. Start it with: {HOW_TO_START[name]}", returncode=3
+            )
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis() -> Iterator[None]:
+    """Throttle counters and queued jobs live in Redis db 15; each test starts from an empty one."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
+def user(db):  # type: ignore[no-untyped-def]
+    return UserFactory()
+
+
+@pytest.fixture
+def auth_client(user) -> APIClient:  # type: ignore[no-untyped-def]
+    """An API client logged in as `user` through the real login endpoint."""
+    client = APIClient()
+    response = client.post("/api/v1/auth/login/", {"email": user.email, "password": PASSWORD}, format="json")
+    assert response.status_code == 200, response.content
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.data['access']}")
+    client.tokens = response.data  # type: ignore[attr-defined]
+    return client

@@ -1,0 +1,36 @@
+"""A JSON parser that turns every malformed or oversized body into a 400/413, never a 500."""
+
+import json
+from collections.abc import Mapping
+from typing import IO, Any
+
+from django.conf import settings
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
+
+from hopla.api.exceptions import RequestTooLarge
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class SafeJSONParser(JSONParser):
+    """DRF's JSONParser lets RecursionError (deep nesting) escape and reads unbounded bodies."""
+
+    def parse(
+        self, stream: IO[bytes], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> Any:
+        limit = settings.API_MAX_JSON_BYTES
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise RequestTooLarge(f"JSON bodies are limited to {limit} bytes.")
+        try:
+            text = raw.decode("utf-8")
+            return json.loads(text, parse_constant=_reject_constant)
+        except UnicodeDecodeError as error:
+            raise ParseError("The body is not UTF-8 encoded.") from error
+        except RecursionError as error:
+            raise ParseError("The JSON body is nested too deeply.") from error
+        except ValueError as error:
+            raise ParseError(f"The JSON body is malformed: {error}") from error

@@ -1,0 +1,61 @@
+"""Each settings module starts (or refuses to) as documented; run in subprocesses with a clean env."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean_env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **env}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=clean_env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = manage("check", DJANGO_SETTINGS_MODULE="hopla.settings.production", ALLOWED_HOSTS="example.com")
+    assert result.returncode != 0
+    assert "Set the SECRET_KEY environment variable" in result.stderr
+
+
+def test_production_passes_the_deployment_checklist():
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_SETTINGS_MODULE="hopla.settings.production",
+        SECRET_KEY="x" * 20 + "a-long-random-production-secret-for-the-check-only",
+        ALLOWED_HOSTS="example.com",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "sqlite3 InMemoryChannelLayer LocMemCache no-queues False"),
+        (
+            {"DATABASE_URL": "postgres://u@db:5432/x", "REDIS_URL": "redis://r:6379/0", "SILK_ENABLED": "true"},
+            "postgresql RedisChannelLayer RedisCache default True",
+        ),
+    ],
+    ids=["embedded-default", "real-services"],
+)
+def test_env_vars_switch_each_part_to_the_real_service(env, expected):
+    code = (
+        "from django.conf import settings as s;"
+        "print(s.DATABASES['default']['ENGINE'].rsplit('.', 1)[1],"
+        " s.CHANNEL_LAYERS['default']['BACKEND'].rsplit('.', 1)[1],"
+        " s.CACHES['default']['BACKEND'].rsplit('.', 1)[1],"
+        " ','.join(s.RQ_QUEUES) or 'no-queues', 'silk' in s.INSTALLED_APPS)"
+    )
+    result = manage("shell", "-c", code, DJANGO_SETTINGS_MODULE="hopla.settings.local", **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected

@@ -1,0 +1,37 @@
+"""Root URLs: the API under /api/v1/, its docs, the admin, health checks and optional Silk."""
+
+from django.conf import settings
+from django.conf.urls.static import static
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from hopla.api.views import api_not_found
+from hopla.health import healthz, readyz
+
+api_v1 = [
+    path("auth/", include("accounts.urls")),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("swagger/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("documentation/", SpectacularSwaggerView.as_view(url_name="schema"), name="documentation"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("admin/", admin.site.urls),
+    re_path(r"^healthz/?$", healthz, name="healthz"),
+    re_path(r"^readyz/?$", readyz, name="readyz"),
+]
+
+if settings.SILK_ENABLED:
+    urlpatterns.append(path("silk/", include("silk.urls", namespace="silk")))
+
+if not settings.CLOUDINARY_URL:
+    # Local image storage is served by the app itself (SPEC §6); a CDN serves Cloudinary's.
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+# Last: whatever else is asked under /api/ is a JSON 404, never Django's HTML page.
+urlpatterns.append(re_path(r"^api/", api_not_found))
+
+handler500 = "hopla.api.views.server_error"

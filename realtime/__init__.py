@@ -1,0 +1,1 @@
+"""Live event stream over WebSockets (Django Channels)."""

@@ -1,0 +1,1 @@
+"""Projects, tickets, comments, images and their event history."""

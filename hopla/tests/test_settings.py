@@ -59,3 +59,28 @@ def test_env_vars_switch_each_part_to_the_real_service(env, expected):
     result = manage("shell", "-c", code, DJANGO_SETTINGS_MODULE="hopla.settings.local", **env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == expected
+
+
+def test_silk_when_enabled_is_mounted_for_staff_only(tmp_path):
+    code = (
+        "from django.core.management import call_command; call_command('migrate', verbosity=0);"
+        "from django.test import Client; from accounts.models import User;"
+        "anonymous = Client().get('/silk/').status_code;"
+        "member = Client(); member.force_login(User.objects.create_user('m@x.io', 'pw', full_name='M'));"
+        "staff = Client(); staff.force_login(User.objects.create_user('s@x.io', 'pw', full_name='S', is_staff=True));"
+        "print(anonymous, member.get('/silk/').status_code, staff.get('/silk/').status_code)"
+    )
+    result = manage(
+        "shell",
+        "-c",
+        code,
+        DJANGO_SETTINGS_MODULE="hopla.settings.local",
+        SILK_ENABLED="true",
+        ALLOWED_HOSTS="testserver",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'silk.sqlite3'}",
+    )
+    assert result.returncode == 0, result.stderr
+    anonymous, member, staff = result.stdout.strip().splitlines()[-1].split()
+    assert anonymous == "302"  # to the login page
+    assert member in {"302", "403"}
+    assert staff == "200"

@@ -11,6 +11,7 @@ from hopla.health import healthz, readyz
 
 api_v1 = [
     path("auth/", include("accounts.urls")),
+    path("", include("tickets.urls")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,78 @@
+"""Admin for projects, memberships, tickets (with their comments) and the read-only event log."""
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from tickets.models import Comment, Event, Membership, Project, Ticket
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+    fields = ["user", "role", "created_at"]
+    readonly_fields = ["created_at"]
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ["key", "name", "created_by", "last_ticket_number", "created_at"]
+    search_fields = ["key", "name"]
+    readonly_fields = ["id", "last_ticket_number", "created_at", "updated_at"]
+    list_select_related = ["created_by"]
+    autocomplete_fields = ["created_by"]
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["project", "user", "role", "created_at"]
+    list_filter = ["role", "project"]
+    search_fields = ["project__key", "user__email", "user__full_name"]
+    list_select_related = ["project", "user"]
+    autocomplete_fields = ["project", "user"]
+
+
+class CommentInline(admin.StackedInline):
+    model = Comment
+    extra = 0
+    fields = ["author", "body", "created_at"]
+    readonly_fields = ["created_at"]
+    autocomplete_fields = ["author"]
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin):
+    list_display = ["key", "title", "status", "priority", "assignee", "due_date", "comment_count", "updated_at"]
+    list_filter = ["status", "priority", "project", "due_date", "created_at"]
+    search_fields = ["key", "title", "description"]
+    list_select_related = ["project", "assignee"]
+    readonly_fields = ["id", "key", "number", "version", "comment_count", "image_count", "created_at", "updated_at"]
+    autocomplete_fields = ["project", "assignee", "reporter"]
+    date_hierarchy = "created_at"
+    inlines = [CommentInline]
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    """The history is written by services only; the admin shows it and never changes it."""
+
+    list_display = ["seq", "type", "project", "ticket", "actor", "at"]
+    list_filter = ["type", "project"]
+    search_fields = ["=ticket", "type", "actor__email"]
+    list_select_related = ["project", "actor"]
+    ordering = ["-seq"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in Event._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

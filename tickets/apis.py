@@ -1,0 +1,291 @@
+"""Projects, members, tickets, comments and history endpoints (SPEC §4, §5).
+
+Views resolve and permission-check objects through selectors, hand writes to services and render
+with serializers; none of them touches the ORM on user input directly.
+"""
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ErrorDetail, NotFound, PermissionDenied, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from hopla.api.conditional import version_etag
+from tickets import selectors
+from tickets.filters import TicketFilter
+from tickets.models import Comment, Event, Membership, Project, Role, Ticket
+from tickets.serializers import (
+    CommentSerializer,
+    EventSerializer,
+    MemberAddSerializer,
+    MembershipSerializer,
+    MemberUpdateSerializer,
+    ProjectCreateSerializer,
+    ProjectSerializer,
+    ProjectUpdateSerializer,
+    TicketCreateSerializer,
+    TicketSerializer,
+    TicketUpdateSerializer,
+)
+from tickets.services import comments as comment_services
+from tickets.services import projects as project_services
+from tickets.services import tickets as ticket_services
+
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="The ETag from a GET; a stale one answers 412 precondition_failed.",
+)
+
+
+class HoplaViewSet(viewsets.GenericViewSet):
+    """No PUT anywhere: writes are partial (PATCH)."""
+
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Projects you are a member of"),
+    create=extend_schema(request=ProjectCreateSerializer, responses={201: ProjectSerializer}),
+    partial_update=extend_schema(request=ProjectUpdateSerializer),
+)
+@extend_schema(tags=["projects"])
+class ProjectViewSet(HoplaViewSet):
+    serializer_class = ProjectSerializer
+    lookup_value_regex = "[^/]+"
+    lookup_url_kwarg = "project"
+
+    def get_queryset(self) -> QuerySet[Project]:
+        return selectors.project_list(user=self.request.user).select_related("created_by")  # type: ignore[arg-type]
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ProjectSerializer(page, many=True).data)
+
+    def create(self, request: Request) -> Response:
+        serializer = ProjectCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        project = project_services.project_create(actor=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request: Request, project: str) -> Response:
+        return Response(ProjectSerializer(self._project(project)).data)
+
+    def partial_update(self, request: Request, project: str) -> Response:
+        instance = self._project(project, Role.ADMIN, "edit the project")
+        serializer = ProjectUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        updated = project_services.project_update(project=instance, actor=request.user, data=serializer.validated_data)  # type: ignore[arg-type]
+        return Response(ProjectSerializer(updated).data)
+
+    def destroy(self, request: Request, project: str) -> Response:
+        project_services.project_delete(project=self._project(project, Role.ADMIN, "delete the project"))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _project(self, reference: str, minimum_role: Role = Role.VIEWER, action: str = "") -> Project:
+        return selectors.project_get(
+            user=self.request.user,  # type: ignore[arg-type]
+            reference=reference,
+            minimum_role=minimum_role,
+            action=action,
+        )
+
+
+@extend_schema_view(
+    create=extend_schema(request=MemberAddSerializer, responses={201: MembershipSerializer}),
+    partial_update=extend_schema(request=MemberUpdateSerializer),
+)
+@extend_schema(tags=["projects"])
+class MemberViewSet(HoplaViewSet):
+    serializer_class = MembershipSerializer
+    lookup_url_kwarg = "user_id"
+
+    def get_queryset(self) -> QuerySet[Membership]:
+        return selectors.member_list(project=self._project())
+
+    def list(self, request: Request, project: str) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(MembershipSerializer(page, many=True).data)
+
+    def create(self, request: Request, project: str) -> Response:
+        instance = self._project(Role.ADMIN, "add members")
+        serializer = MemberAddSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = project_services.member_add(project=instance, actor=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request: Request, project: str, user_id: str) -> Response:
+        return Response(MembershipSerializer(selectors.member_get(project=self._project(), user_id=user_id)).data)
+
+    def partial_update(self, request: Request, project: str, user_id: str) -> Response:
+        instance = self._project(Role.ADMIN, "change roles")
+        membership = selectors.member_get(project=instance, user_id=user_id)
+        serializer = MemberUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        updated = project_services.member_update(
+            project=instance,
+            actor=request.user,  # type: ignore[arg-type]
+            membership=membership,
+            role=serializer.validated_data["role"],
+        )
+        return Response(MembershipSerializer(updated).data)
+
+    def destroy(self, request: Request, project: str, user_id: str) -> Response:
+        instance = self._project()
+        membership = selectors.member_get(project=instance, user_id=user_id)
+        if membership.user_id != request.user.pk:  # anyone may leave; removing others is for admins
+            selectors.require_role(instance.my_role, Role.ADMIN, "remove other members")  # type: ignore[attr-defined]
+        project_services.member_remove(project=instance, actor=request.user, membership=membership)  # type: ignore[arg-type]
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _project(self, minimum_role: Role = Role.VIEWER, action: str = "") -> Project:
+        return selectors.project_get(
+            user=self.request.user,  # type: ignore[arg-type]
+            reference=self.kwargs["project"],
+            minimum_role=minimum_role,
+            action=action,
+        )
+
+
+def _with_etag(response: Response, ticket: Ticket) -> Response:
+    response["ETag"] = version_etag(ticket.version)
+    return response
+
+
+@extend_schema_view(
+    create=extend_schema(request=TicketCreateSerializer, responses={201: TicketSerializer}),
+    partial_update=extend_schema(request=TicketUpdateSerializer, parameters=[IF_MATCH]),
+    destroy=extend_schema(parameters=[IF_MATCH]),
+    history=extend_schema(responses={200: EventSerializer(many=True)}, summary="The ticket's events, oldest first"),
+)
+@extend_schema(tags=["tickets"])
+class TicketViewSet(HoplaViewSet):
+    serializer_class = TicketSerializer
+    filterset_class = TicketFilter
+    lookup_value_regex = "[^/]+"
+    lookup_url_kwarg = "ticket"
+
+    def get_queryset(self) -> QuerySet[Ticket]:
+        return selectors.ticket_list(user=self.request.user)  # type: ignore[arg-type]
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(TicketSerializer(page, many=True).data)
+
+    def create(self, request: Request) -> Response:
+        serializer = TicketCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        project = self._writable_project(fields.pop("project"))
+        ticket = ticket_services.ticket_create(project=project, actor=request.user, **fields)  # type: ignore[arg-type]
+        return _with_etag(Response(TicketSerializer(ticket).data, status=status.HTTP_201_CREATED), ticket)
+
+    def retrieve(self, request: Request, ticket: str) -> Response:
+        instance = self._ticket(ticket)
+        return _with_etag(Response(TicketSerializer(instance).data), instance)
+
+    def partial_update(self, request: Request, ticket: str) -> Response:
+        instance = self._ticket(ticket, Role.MEMBER, "edit tickets")
+        serializer = TicketUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        updated = ticket_services.ticket_update(
+            ticket=instance,
+            actor=request.user,  # type: ignore[arg-type]
+            data=dict(serializer.validated_data),
+            if_match=request.headers.get("If-Match"),
+        )
+        return _with_etag(Response(TicketSerializer(updated).data), updated)
+
+    def destroy(self, request: Request, ticket: str) -> Response:
+        instance = self._ticket(ticket, Role.ADMIN, "delete tickets")
+        ticket_services.ticket_delete(ticket=instance, actor=request.user, if_match=request.headers.get("If-Match"))  # type: ignore[arg-type]
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def history(self, request: Request, ticket: str) -> Response:
+        events: QuerySet[Event] = selectors.ticket_history(ticket=self._ticket(ticket))
+        page = self.paginate_queryset(events)
+        return self.get_paginated_response(EventSerializer(page, many=True).data)
+
+    def _ticket(self, reference: str, minimum_role: Role = Role.VIEWER, action: str = "") -> Ticket:
+        return selectors.ticket_get(
+            user=self.request.user,  # type: ignore[arg-type]
+            reference=reference,
+            minimum_role=minimum_role,
+            action=action,
+        )
+
+    def _writable_project(self, reference: str) -> Project:
+        """A body reference to a project the user cannot see is a 400 on the field, like an unknown id."""
+        try:
+            return selectors.project_get(
+                user=self.request.user,  # type: ignore[arg-type]
+                reference=reference,
+                minimum_role=Role.MEMBER,
+                action="create tickets",
+            )
+        except NotFound as error:
+            raise ValidationError(
+                {"project": [ErrorDetail("No such project among yours.", code="does_not_exist")]}
+            ) from error
+
+
+@extend_schema_view(
+    create=extend_schema(responses={201: CommentSerializer}),
+)
+@extend_schema(tags=["comments"])
+class CommentViewSet(HoplaViewSet):
+    serializer_class = CommentSerializer
+    lookup_url_kwarg = "comment_id"
+
+    def get_queryset(self) -> QuerySet[Comment]:
+        return selectors.comment_list(ticket=self._ticket())
+
+    def list(self, request: Request, ticket: str) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(CommentSerializer(page, many=True).data)
+
+    def create(self, request: Request, ticket: str) -> Response:
+        instance = self._ticket(Role.MEMBER, "comment")
+        serializer = CommentSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        comment = comment_services.comment_create(ticket=instance, author=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request: Request, ticket: str, comment_id: str) -> Response:
+        return Response(CommentSerializer(selectors.comment_get(ticket=self._ticket(), comment_id=comment_id)).data)
+
+    def partial_update(self, request: Request, ticket: str, comment_id: str) -> Response:
+        instance = self._ticket(Role.MEMBER, "edit comments")
+        comment = selectors.comment_get(ticket=instance, comment_id=comment_id)
+        if comment.author_id != request.user.pk:
+            raise _not_author("edit")
+        serializer = CommentSerializer(comment, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        body = serializer.validated_data.get("body", comment.body)
+        updated = comment_services.comment_update(comment=comment, actor=request.user, body=body)  # type: ignore[arg-type]
+        return Response(CommentSerializer(updated).data)
+
+    def destroy(self, request: Request, ticket: str, comment_id: str) -> Response:
+        instance = self._ticket(Role.MEMBER, "delete comments")
+        comment = selectors.comment_get(ticket=instance, comment_id=comment_id)
+        if comment.author_id != request.user.pk:
+            selectors.require_role(instance.my_role, Role.ADMIN, "delete other people's comments")  # type: ignore[attr-defined]
+        comment_services.comment_delete(comment=comment, actor=request.user)  # type: ignore[arg-type]
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _ticket(self, minimum_role: Role = Role.VIEWER, action: str = "") -> Ticket:
+        return selectors.ticket_get(
+            user=self.request.user,  # type: ignore[arg-type]
+            reference=self.kwargs["ticket"],
+            minimum_role=minimum_role,
+            action=action,
+        )
+
+
+def _not_author(verb: str) -> PermissionDenied:
+    return PermissionDenied(f"Only the author can {verb} a comment.")

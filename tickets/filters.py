@@ -1,0 +1,163 @@
+"""Ticket list filters and ordering (SPEC §5). Every bad value is a 400 that names its parameter."""
+
+import re
+from typing import Any
+
+import django_filters
+from django import forms
+from django.contrib.postgres.search import SearchQuery
+from django.db import connection
+from django.db.models import F, OrderBy, Q, QuerySet
+from django.utils import timezone
+
+from tickets.models import PROJECT_KEY_PATTERN, Priority, Status, Ticket
+from tickets.selectors import TICKET_KEY, as_uuid
+
+
+class CommaSeparatedChoiceField(forms.Field):
+    """`a,b,c` where each item must be one of `choices`; answers the list of items."""
+
+    def __init__(self, *, choices: list[str], **kwargs: Any) -> None:
+        self.valid = choices
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> list[str] | None:
+        if value in (None, ""):
+            return None
+        items = [item.strip() for item in str(value).split(",") if item.strip()]
+        wrong = [item for item in items if item not in self.valid]
+        if wrong or not items:
+            raise forms.ValidationError(
+                f"Unknown value(s) {', '.join(wrong) or repr(value)}; choose from: {', '.join(self.valid)}.",
+                code="invalid_choice",
+            )
+        return items
+
+
+class UserReferenceField(forms.Field):
+    """A user id, or one of the words in `keywords` (`me`, `none`)."""
+
+    def __init__(self, *, keywords: tuple[str, ...], **kwargs: Any) -> None:
+        self.keywords = keywords
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> Any:
+        if value in (None, ""):
+            return None
+        if value in self.keywords:
+            return value
+        user_id = as_uuid(value)
+        if user_id is None:
+            raise forms.ValidationError(
+                f"Expected a user id or one of: {', '.join(self.keywords)}.", code="invalid"
+            )
+        return user_id
+
+
+class ProjectReferenceField(forms.CharField):
+    def to_python(self, value: Any) -> Any:
+        value = super().to_python(value)
+        if not value:
+            return None
+        project_id = as_uuid(value)
+        if project_id is not None:
+            return {"project_id": project_id}
+        if re.match(PROJECT_KEY_PATTERN, value.upper()):
+            return {"project__key": value.upper()}
+        raise forms.ValidationError("Expected a project id or key.", code="invalid")
+
+
+# What each `ordering` name sorts by; `key` sorts by project key, then by number (OPS-9 before OPS-10).
+ORDERING_FIELDS = {
+    "created_at": ("created_at",),
+    "updated_at": ("updated_at",),
+    "priority": ("priority",),
+    "due_date": ("due_date",),
+    "status": ("status_rank",),
+    "key": ("project__key", "number"),
+}
+
+
+class TicketOrderingFilter(django_filters.OrderingFilter):
+    """A comma list of ORDERING_FIELDS names, each with an optional `-`; ties break by id."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(fields={name: name for name in ORDERING_FIELDS}, **kwargs)
+
+    def filter(self, qs: QuerySet[Ticket], value: list[str] | None) -> QuerySet[Ticket]:
+        ordering: list[OrderBy] = []
+        for param in value or ["-created_at"]:
+            descending = param.startswith("-")
+            for field in ORDERING_FIELDS[param.removeprefix("-")]:
+                # Tickets without a due date sort last both ways.
+                ordering.append(F(field).desc(nulls_last=True) if descending else F(field).asc(nulls_last=True))
+        return qs.order_by(*ordering, "id")
+
+
+class TicketFilter(django_filters.FilterSet):
+    project = django_filters.Filter(field_class=ProjectReferenceField, method="filter_project")
+    status = django_filters.Filter(
+        field_class=CommaSeparatedChoiceField,
+        field_name="status",
+        lookup_expr="in",
+        choices=[status.value for status in Status],
+    )
+    priority = django_filters.Filter(
+        field_class=CommaSeparatedChoiceField,
+        method="filter_priority",
+        choices=[label for _, label in Priority.choices],
+    )
+    assignee = django_filters.Filter(field_class=UserReferenceField, method="filter_user", keywords=("me", "none"))
+    reporter = django_filters.Filter(field_class=UserReferenceField, method="filter_user", keywords=("me",))
+    label = django_filters.CharFilter(method="filter_label", max_length=50)
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_before = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="lt")
+    due_after = django_filters.DateFilter(field_name="due_date", lookup_expr="gte")
+    due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lte")
+    overdue = django_filters.BooleanFilter(method="filter_overdue")
+    search = django_filters.CharFilter(method="filter_search", max_length=200)
+    ordering = TicketOrderingFilter()
+
+    class Meta:
+        model = Ticket
+        fields: list[str] = []
+
+    def filter_project(self, queryset: QuerySet[Ticket], name: str, value: dict[str, Any]) -> QuerySet[Ticket]:
+        return queryset.filter(**value)
+
+    def filter_priority(self, queryset: QuerySet[Ticket], name: str, value: list[str]) -> QuerySet[Ticket]:
+        numbers = [number for number, label in Priority.choices if label in value]
+        return queryset.filter(priority__in=numbers)
+
+    def filter_user(self, queryset: QuerySet[Ticket], name: str, value: Any) -> QuerySet[Ticket]:
+        if value == "me":
+            return queryset.filter(**{name: self.request.user})
+        if value == "none":
+            return queryset.filter(**{f"{name}__isnull": True})
+        return queryset.filter(**{f"{name}_id": value})
+
+    def filter_label(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
+        label = " ".join(value.lower().split())
+        if connection.vendor == "postgresql":
+            return queryset.filter(labels__contains=[label])  # jsonb @>, served by the GIN index
+        # SQLite has no JSON containment; labels are stored as a JSON array of plain strings.
+        return queryset.filter(labels__icontains=f'"{label}"')
+
+    def filter_overdue(self, queryset: QuerySet[Ticket], name: str, value: bool) -> QuerySet[Ticket]:
+        overdue = Q(due_date__lt=timezone.localdate()) & ~Q(status__in=[Status.RESOLVED, Status.CLOSED])
+        return queryset.filter(overdue) if value else queryset.exclude(overdue)
+
+    def filter_search(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
+        words = value.strip()
+        if not words:
+            return queryset
+        by_key = Q(key=words.upper()) if TICKET_KEY.match(words) else Q(pk__in=[])
+        if connection.vendor == "postgresql":
+            query = SearchQuery(words, search_type="websearch", config="english")
+            return queryset.filter(Q(search_vector=query) | by_key)
+        matches = Q()
+        for word in words.split():
+            matches &= Q(title__icontains=word) | Q(description__icontains=word) | Q(key__icontains=word)
+        return queryset.filter(matches | by_key)

@@ -1,0 +1,182 @@
+"""Projects and their members, tickets, comments, and the event table that is every ticket's history."""
+
+import uuid
+
+from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
+from django.core.validators import RegexValidator
+from django.db import models
+
+PROJECT_KEY_PATTERN = r"^[A-Z][A-Z0-9]{1,9}$"
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin"
+    MEMBER = "member"
+    VIEWER = "viewer"
+
+
+# What each role may do grows with its rank: viewer reads, member writes tickets, admin manages.
+ROLE_RANK = {Role.VIEWER: 1, Role.MEMBER: 2, Role.ADMIN: 3}
+
+
+class Status(models.TextChoices):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+# The order in which `ordering=status` sorts: the workflow's, not the alphabet's.
+STATUS_RANK = {Status.OPEN: 1, Status.IN_PROGRESS: 2, Status.RESOLVED: 3, Status.CLOSED: 4}
+
+
+class Priority(models.IntegerChoices):
+    """Stored as a number so that ordering and indexes follow severity, shown by name in the API."""
+
+    LOW = 1, "low"
+    MEDIUM = 2, "medium"
+    HIGH = 3, "high"
+    URGENT = 4, "urgent"
+
+
+class Project(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    key = models.CharField(
+        max_length=10,
+        unique=True,
+        validators=[RegexValidator(PROJECT_KEY_PATTERN, "2–10 upper-case letters or digits, starting with a letter.")],
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="created_projects"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # The number of the last ticket created; bumped under a row lock so keys are never reused.
+    last_ticket_number = models.PositiveIntegerField(default=0, editable=False)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return f"{self.key} — {self.name}"
+
+
+class Membership(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [models.UniqueConstraint(fields=["project", "user"], name="unique_membership")]
+        indexes = [models.Index(fields=["user", "project"], name="membership_user_project")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.project.key} as {self.role}"
+
+
+class Ticket(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tickets")
+    number = models.PositiveIntegerField(editable=False)
+    key = models.CharField(max_length=24, unique=True, editable=False)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.MEDIUM)
+    labels = models.JSONField(default=list, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_tickets"
+    )
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="reported_tickets"
+    )
+    due_date = models.DateField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    comment_count = models.PositiveIntegerField(default=0)
+    image_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # Full-text document of key, title and description: kept by a PostgreSQL trigger (migration 0002),
+    # always empty on SQLite, where search falls back to substring matching.
+    search_vector = SearchVectorField(null=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["project", "number"], name="unique_ticket_number")]
+        indexes = [
+            models.Index(fields=["project", "-created_at"], name="ticket_project_created"),
+            models.Index(fields=["project", "status"], name="ticket_project_status"),
+            models.Index(fields=["project", "-priority"], name="ticket_project_priority"),
+            models.Index(fields=["assignee", "status"], name="ticket_assignee_status"),
+            models.Index(fields=["reporter"], name="ticket_reporter"),
+            models.Index(fields=["due_date"], name="ticket_due_date"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.title}"
+
+
+class Comment(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="comments")
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["ticket", "created_at"], name="comment_ticket_created")]
+
+    def __str__(self) -> str:
+        return f"comment on {self.ticket_id} by {self.author_id}"
+
+
+class EventType(models.TextChoices):
+    TICKET_CREATED = "ticket.created"
+    TICKET_UPDATED = "ticket.updated"
+    TICKET_DELETED = "ticket.deleted"
+    COMMENT_CREATED = "comment.created"
+    COMMENT_UPDATED = "comment.updated"
+    COMMENT_DELETED = "comment.deleted"
+    IMAGE_CREATED = "image.created"
+    IMAGE_READY = "image.ready"
+    IMAGE_FAILED = "image.failed"
+    IMAGE_DELETED = "image.deleted"
+    MEMBER_ADDED = "member.added"
+    MEMBER_UPDATED = "member.updated"
+    MEMBER_REMOVED = "member.removed"
+    PROJECT_UPDATED = "project.updated"
+
+
+class Event(models.Model):
+    """One change, written in the transaction that made it; `seq` orders all events in commit order."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    seq = models.BigIntegerField(unique=True, editable=False)
+    type = models.CharField(max_length=32, choices=EventType.choices)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="events")
+    # A plain id, not a foreign key: the history of a ticket outlives the ticket (ticket.deleted).
+    ticket = models.UUIDField(null=True, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+    changes = models.JSONField(default=dict, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["seq"]
+        indexes = [
+            models.Index(fields=["ticket", "seq"], name="event_ticket_seq"),
+            models.Index(fields=["project", "seq"], name="event_project_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.type}"

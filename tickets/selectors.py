@@ -1,0 +1,139 @@
+"""Reads scoped to the acting user: nothing here returns an object of a project the user is not in.
+
+Outsiders get 404 (no existence leaks); members below the role an action needs get 403.
+"""
+
+import re
+import uuid
+from typing import Any
+
+from django.db.models import Case, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+from rest_framework.exceptions import NotFound, PermissionDenied
+
+from accounts.models import User
+from tickets.models import (
+    PROJECT_KEY_PATTERN,
+    ROLE_RANK,
+    STATUS_RANK,
+    Comment,
+    Event,
+    Membership,
+    Project,
+    Role,
+    Ticket,
+)
+
+TICKET_KEY = re.compile(r"^([A-Za-z][A-Za-z0-9]{1,9})-([1-9][0-9]{0,9})$")
+
+
+def as_uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _role_of(user: User) -> Subquery:
+    """The acting user's role in the row's project, as a subquery (null for outsiders)."""
+    return Subquery(Membership.objects.filter(project=OuterRef("project_id"), user=user).values("role")[:1])
+
+
+def require_role(role: str | None, minimum: Role, action: str) -> None:
+    """403 unless `role` ranks at least `minimum`; callers have already hidden outsiders behind 404."""
+    if role is None or ROLE_RANK[Role(role)] < ROLE_RANK[minimum]:
+        raise PermissionDenied(f"Only project {minimum.value}s and above can {action}; you are a {role}.")
+
+
+def project_list(*, user: User) -> QuerySet[Project]:
+    """The projects `user` is a member of, each annotated with `my_role`."""
+    return Project.objects.annotate(my_role=_role_of_project(user)).filter(my_role__isnull=False).order_by("key")
+
+
+def _role_of_project(user: User) -> Subquery:
+    return Subquery(Membership.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1])
+
+
+def _project_lookup(reference: Any) -> dict[str, Any] | None:
+    """A project is addressed by UUID or by key; anything else can match nothing."""
+    project_id = as_uuid(reference)
+    if project_id is not None:
+        return {"pk": project_id}
+    if isinstance(reference, str) and re.match(PROJECT_KEY_PATTERN, reference.upper()):
+        return {"key": reference.upper()}
+    return None
+
+
+def project_get(*, user: User, reference: Any, minimum_role: Role = Role.VIEWER, action: str = "") -> Project:
+    lookup = _project_lookup(reference)
+    project = project_list(user=user).filter(**lookup).first() if lookup else None
+    if project is None:
+        raise NotFound("No such project.")
+    if minimum_role is not Role.VIEWER:
+        require_role(project.my_role, minimum_role, action)
+    return project
+
+
+def member_list(*, project: Project) -> QuerySet[Membership]:
+    return Membership.objects.filter(project=project).select_related("user").order_by("created_at", "id")
+
+
+def member_get(*, project: Project, user_id: Any) -> Membership:
+    membership = member_list(project=project).filter(user_id=as_uuid(user_id)).first()
+    if membership is None:
+        raise NotFound("This user is not a member of the project.")
+    return membership
+
+
+def ticket_list(*, user: User) -> QuerySet[Ticket]:
+    """Tickets of every project `user` is in, with what the API shows loaded in the same query."""
+    my_projects = Membership.objects.filter(user=user).values("project_id")
+    return (
+        Ticket.objects.filter(project_id__in=my_projects)
+        .select_related("project", "assignee", "reporter")
+        .defer("search_vector")
+        .annotate(
+            status_rank=Case(
+                *[When(status=status, then=Value(rank)) for status, rank in STATUS_RANK.items()],
+                output_field=IntegerField(),
+            )
+        )
+    )
+
+
+def ticket_get(*, user: User, reference: Any, minimum_role: Role = Role.VIEWER, action: str = "") -> Ticket:
+    """One ticket by UUID or key (`OPS-12`), annotated with the user's `my_role` in its project."""
+    ticket_id = as_uuid(reference)
+    if ticket_id is not None:
+        lookup: dict[str, Any] = {"pk": ticket_id}
+    elif isinstance(reference, str) and TICKET_KEY.match(reference):
+        lookup = {"key": reference.upper()}
+    else:
+        raise NotFound("No such ticket.")
+    ticket = (
+        Ticket.objects.select_related("project", "assignee", "reporter")
+        .defer("search_vector")
+        .annotate(my_role=_role_of(user))
+        .filter(**lookup, my_role__isnull=False)
+        .first()
+    )
+    if ticket is None:
+        raise NotFound("No such ticket.")
+    if minimum_role is not Role.VIEWER:
+        require_role(ticket.my_role, minimum_role, action)
+    return ticket
+
+
+def comment_list(*, ticket: Ticket) -> QuerySet[Comment]:
+    return Comment.objects.filter(ticket=ticket).select_related("author").order_by("created_at", "id")
+
+
+def comment_get(*, ticket: Ticket, comment_id: Any) -> Comment:
+    comment = comment_list(ticket=ticket).filter(pk=as_uuid(comment_id)).first()
+    if comment is None:
+        raise NotFound("No such comment on this ticket.")
+    comment.ticket = ticket  # already loaded and access-checked: spare the query
+    return comment
+
+
+def ticket_history(*, ticket: Ticket) -> QuerySet[Event]:
+    return Event.objects.filter(ticket=ticket.pk).select_related("actor").order_by("seq")

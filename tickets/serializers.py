@@ -1,0 +1,217 @@
+"""Input and output shapes of projects, members, tickets, comments and events.
+
+Output serializers render only what their queryset already loaded (selectors select_related it),
+so a page of any size costs the same number of queries.
+"""
+
+import re
+from typing import Any
+
+from rest_framework import serializers
+
+from accounts.models import User
+from accounts.selectors import user_find
+from tickets.models import (
+    PROJECT_KEY_PATTERN,
+    Comment,
+    Event,
+    Membership,
+    Priority,
+    Project,
+    Role,
+    Status,
+    Ticket,
+)
+
+MAX_LABELS = 20
+MAX_LABEL_LENGTH = 50
+_LABEL_FORBIDDEN = re.compile(r"[,\x00-\x1f\x7f]")
+
+
+class UserSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "email", "full_name"]
+        read_only_fields = fields
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    created_by = UserSummarySerializer(read_only=True)
+    my_role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Project
+        fields = ["id", "key", "name", "description", "created_by", "created_at", "updated_at", "my_role"]
+        read_only_fields = ["id", "created_by", "created_at", "updated_at", "my_role"]
+        extra_kwargs = {"description": {"max_length": 10_000}}
+
+    def get_my_role(self, project: Project) -> str | None:
+        return getattr(project, "my_role", None)
+
+
+class ProjectCreateSerializer(serializers.Serializer):
+    key = serializers.RegexField(
+        PROJECT_KEY_PATTERN,
+        max_length=10,
+        error_messages={"invalid": "2–10 upper-case letters or digits, starting with a letter (e.g. OPS)."},
+    )
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(max_length=10_000, allow_blank=True, required=False, default="")
+
+
+class ProjectUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(max_length=10_000, allow_blank=True, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "key" in self.initial_data:
+            raise serializers.ValidationError(
+                {"key": ["A project's key cannot change: ticket keys are built from it."]}, code="immutable"
+            )
+        return attrs
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    user = UserSummarySerializer(read_only=True)
+    joined_at = serializers.DateTimeField(source="created_at", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["user", "role", "joined_at"]
+
+
+class MemberAddSerializer(serializers.Serializer):
+    user = serializers.CharField(max_length=254, help_text="The user's id or email.")
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
+
+    def validate_user(self, value: str) -> User:
+        user = user_find(reference=value)
+        if user is None:
+            raise serializers.ValidationError("No active user with this id or email.", code="does_not_exist")
+        return user
+
+
+class MemberUpdateSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class PriorityField(serializers.ChoiceField):
+    """Priorities travel by name (`high`) and are stored by severity (3)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=[label for _, label in Priority.choices], **kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        name = super().to_internal_value(data)
+        return next(value for value, label in Priority.choices if label == name)
+
+    def to_representation(self, value: Any) -> str:
+        return Priority(value).label
+
+
+class LabelsField(serializers.ListField):
+    """Labels are trimmed, lower-cased and de-duplicated, in the order given."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            child=serializers.CharField(max_length=MAX_LABEL_LENGTH, trim_whitespace=True),
+            max_length=MAX_LABELS,
+            **kwargs,
+        )
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        labels: list[str] = []
+        for label in super().to_internal_value(data):
+            label = " ".join(label.lower().split())
+            if _LABEL_FORBIDDEN.search(label):
+                raise serializers.ValidationError("Labels cannot contain commas or control characters.", code="invalid")
+            if label not in labels:
+                labels.append(label)
+        return labels
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    """A ticket as the API shows it."""
+
+    project = serializers.UUIDField(source="project_id", read_only=True)
+    priority = PriorityField(read_only=True)
+    assignee = UserSummarySerializer(read_only=True, allow_null=True)
+    reporter = UserSummarySerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "id",
+            "key",
+            "project",
+            "title",
+            "description",
+            "status",
+            "priority",
+            "labels",
+            "assignee",
+            "reporter",
+            "due_date",
+            "version",
+            "comment_count",
+            "image_count",
+            "created_at",
+            "updated_at",
+            "closed_at",
+        ]
+        read_only_fields = fields
+
+
+class TicketWriteSerializer(serializers.Serializer):
+    """Fields a member may set; `project` only on create, `status` only on update (through the workflow)."""
+
+    title = serializers.CharField(min_length=1, max_length=200)
+    description = serializers.CharField(max_length=50_000, allow_blank=True, required=False, trim_whitespace=False)
+    priority = PriorityField(required=False)
+    labels = LabelsField(required=False)
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), allow_null=True, required=False
+    )
+    due_date = serializers.DateField(allow_null=True, required=False)
+
+
+class TicketCreateSerializer(TicketWriteSerializer):
+    project = serializers.CharField(max_length=64, help_text="The project's id or key.")
+
+
+class TicketUpdateSerializer(TicketWriteSerializer):
+    title = serializers.CharField(min_length=1, max_length=200, required=False)
+    status = serializers.ChoiceField(choices=Status.choices, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "project" in self.initial_data:
+            raise serializers.ValidationError(
+                {"project": ["A ticket cannot move to another project."]}, code="immutable"
+            )
+        return attrs
+
+
+class CommentSerializer(serializers.ModelSerializer):
+    ticket = serializers.UUIDField(source="ticket_id", read_only=True)
+    author = UserSummarySerializer(read_only=True, allow_null=True)
+    body = serializers.CharField(min_length=1, max_length=10_000, trim_whitespace=False)
+
+    class Meta:
+        model = Comment
+        fields = ["id", "ticket", "author", "body", "created_at", "updated_at"]
+        read_only_fields = ["id", "ticket", "author", "created_at", "updated_at"]
+
+    def validate_body(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("A comment cannot be blank.", code="blank")
+        return value
+
+
+class EventSerializer(serializers.ModelSerializer):
+    project = serializers.UUIDField(source="project_id", read_only=True)
+    actor = UserSummarySerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Event
+        fields = ["id", "seq", "type", "project", "ticket", "actor", "at", "changes", "data"]
+        read_only_fields = fields

@@ -1,0 +1,1 @@
+"""Every write on projects, tickets and comments; each one records its event in the same transaction."""

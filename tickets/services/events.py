@@ -1,0 +1,78 @@
+"""The one place events are written, and published to dashboards once their transaction commits."""
+
+import json
+import logging
+from functools import partial
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import connection, transaction
+from django.db.models import Max
+from rest_framework.utils.encoders import JSONEncoder
+
+from accounts.models import User
+from tickets.models import Event, EventType
+from tickets.serializers import EventSerializer
+
+logger = logging.getLogger("hopla.events")
+
+# Any constant works; it names the PostgreSQL advisory lock that orders event numbering.
+_EVENT_SEQUENCE_LOCK = 0x686F706C61
+
+
+def project_group(project_id: Any) -> str:
+    """The channel-layer group that receives every event of one project."""
+    return f"project.{project_id}"
+
+
+def event_record(
+    *,
+    type: EventType,
+    project_id: Any,
+    actor: User | None,
+    data: dict[str, Any],
+    ticket_id: Any = None,
+    changes: dict[str, list[Any]] | None = None,
+) -> Event:
+    """Write an event in the caller's transaction and publish it after commit.
+
+    `seq` is taken under a transaction-scoped lock, so numbers are handed out in commit order: a
+    client that has seen event n and asks for `seq > n` can never miss one committed later.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("event_record must run inside the transaction of the change it records")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_EVENT_SEQUENCE_LOCK])
+    seq = (Event.objects.aggregate(last=Max("seq"))["last"] or 0) + 1
+    event = Event.objects.create(
+        seq=seq,
+        type=type,
+        project_id=project_id,
+        ticket=ticket_id,
+        actor=actor,
+        changes=changes or {},
+        data=data,
+    )
+    transaction.on_commit(partial(event_publish, event))
+    return event
+
+
+def event_payload(event: Event) -> dict[str, Any]:
+    """The event as the API and the WebSocket show it, as plain JSON types (the layer uses msgpack)."""
+    return json.loads(json.dumps(EventSerializer(event).data, cls=JSONEncoder))
+
+
+def event_publish(event: Event) -> None:
+    """Push a committed event to its project's group. Never raises: the row is the truth, and a
+    client that missed the push gets the event back with `resume`."""
+    try:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        async_to_sync(layer.group_send)(
+            project_group(event.project_id), {"type": "event.message", "event": event_payload(event)}
+        )
+    except Exception:
+        logger.exception("event publish failed", extra={"fields": {"event": str(event.id), "seq": event.seq}})

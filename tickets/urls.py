@@ -1,0 +1,21 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from tickets import apis
+
+router = SimpleRouter()
+router.register("projects", apis.ProjectViewSet, basename="project")
+router.register("tickets", apis.TicketViewSet, basename="ticket")
+
+members = apis.MemberViewSet.as_view({"get": "list", "post": "create"})
+member = apis.MemberViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"})
+comments = apis.CommentViewSet.as_view({"get": "list", "post": "create"})
+comment = apis.CommentViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"})
+
+urlpatterns = [
+    *router.urls,
+    path("projects/<str:project>/members/", members, name="project-members"),
+    path("projects/<str:project>/members/<uuid:user_id>/", member, name="project-member"),
+    path("tickets/<str:ticket>/comments/", comments, name="ticket-comments"),
+    path("tickets/<str:ticket>/comments/<uuid:comment_id>/", comment, name="ticket-comment"),
+]

@@ -1,6 +1,5 @@
 """Ticket list filters and ordering (SPEC §5). Every bad value is a 400 that names its parameter."""
 
-import re
 from typing import Any
 
 import django_filters
@@ -10,8 +9,8 @@ from django.db import connection
 from django.db.models import F, OrderBy, Q, QuerySet
 from django.utils import timezone
 
-from tickets.models import PROJECT_KEY_PATTERN, Priority, Status, Ticket
-from tickets.selectors import TICKET_KEY, as_uuid
+from tickets.models import Priority, Status, Ticket
+from tickets.selectors import TICKET_KEY, as_uuid, project_lookup
 
 
 class CommaSeparatedChoiceField(forms.Field):
@@ -48,9 +47,7 @@ class UserReferenceField(forms.Field):
             return value
         user_id = as_uuid(value)
         if user_id is None:
-            raise forms.ValidationError(
-                f"Expected a user id or one of: {', '.join(self.keywords)}.", code="invalid"
-            )
+            raise forms.ValidationError(f"Expected a user id or one of: {', '.join(self.keywords)}.", code="invalid")
         return user_id
 
 
@@ -59,12 +56,22 @@ class ProjectReferenceField(forms.CharField):
         value = super().to_python(value)
         if not value:
             return None
-        project_id = as_uuid(value)
-        if project_id is not None:
-            return {"project_id": project_id}
-        if re.match(PROJECT_KEY_PATTERN, value.upper()):
-            return {"project__key": value.upper()}
-        raise forms.ValidationError("Expected a project id or key.", code="invalid")
+        lookup = project_lookup(value, prefix="project__")
+        if lookup is None:
+            raise forms.ValidationError("Expected a project id or key.", code="invalid")
+        return lookup
+
+
+class CommaSeparatedChoiceFilter(django_filters.Filter):
+    field_class = CommaSeparatedChoiceField
+
+
+class UserReferenceFilter(django_filters.Filter):
+    field_class = UserReferenceField
+
+
+class ProjectReferenceFilter(django_filters.Filter):
+    field_class = ProjectReferenceField
 
 
 # What each `ordering` name sorts by; `key` sorts by project key, then by number (OPS-9 before OPS-10).
@@ -95,20 +102,18 @@ class TicketOrderingFilter(django_filters.OrderingFilter):
 
 
 class TicketFilter(django_filters.FilterSet):
-    project = django_filters.Filter(field_class=ProjectReferenceField, method="filter_project")
-    status = django_filters.Filter(
-        field_class=CommaSeparatedChoiceField,
+    project = ProjectReferenceFilter(method="filter_project")
+    status = CommaSeparatedChoiceFilter(
         field_name="status",
         lookup_expr="in",
         choices=[status.value for status in Status],
     )
-    priority = django_filters.Filter(
-        field_class=CommaSeparatedChoiceField,
+    priority = CommaSeparatedChoiceFilter(
         method="filter_priority",
         choices=[label for _, label in Priority.choices],
     )
-    assignee = django_filters.Filter(field_class=UserReferenceField, method="filter_user", keywords=("me", "none"))
-    reporter = django_filters.Filter(field_class=UserReferenceField, method="filter_user", keywords=("me",))
+    assignee = UserReferenceFilter(method="filter_user", keywords=("me", "none"))
+    reporter = UserReferenceFilter(method="filter_user", keywords=("me",))
     label = django_filters.CharFilter(method="filter_label", max_length=50)
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")

@@ -45,7 +45,9 @@ class Project(models.Model):
     key = models.CharField(
         max_length=10,
         unique=True,
-        validators=[RegexValidator(PROJECT_KEY_PATTERN, "2–10 upper-case letters or digits, starting with a letter.")],
+        validators=[
+            RegexValidator(PROJECT_KEY_PATTERN, "2 to 10 upper-case letters or digits, starting with a letter.")
+        ],
     )
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")

@@ -33,9 +33,9 @@ def as_uuid(value: Any) -> uuid.UUID | None:
         return None
 
 
-def _role_of(user: User) -> Subquery:
-    """The acting user's role in the row's project, as a subquery (null for outsiders)."""
-    return Subquery(Membership.objects.filter(project=OuterRef("project_id"), user=user).values("role")[:1])
+def _role_of(user: User, project_column: str) -> Subquery:
+    """The acting user's role in the project the row's `project_column` names (null for outsiders)."""
+    return Subquery(Membership.objects.filter(project=OuterRef(project_column), user=user).values("role")[:1])
 
 
 def require_role(role: str | None, minimum: Role, action: str) -> None:
@@ -46,30 +46,26 @@ def require_role(role: str | None, minimum: Role, action: str) -> None:
 
 def project_list(*, user: User) -> QuerySet[Project]:
     """The projects `user` is a member of, each annotated with `my_role`."""
-    return Project.objects.annotate(my_role=_role_of_project(user)).filter(my_role__isnull=False).order_by("key")
+    return Project.objects.annotate(my_role=_role_of(user, "pk")).filter(my_role__isnull=False).order_by("key")
 
 
-def _role_of_project(user: User) -> Subquery:
-    return Subquery(Membership.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1])
-
-
-def _project_lookup(reference: Any) -> dict[str, Any] | None:
-    """A project is addressed by UUID or by key; anything else can match nothing."""
+def project_lookup(reference: Any, prefix: str = "") -> dict[str, Any] | None:
+    """A project is addressed by UUID or by key (any case); anything else can match nothing."""
     project_id = as_uuid(reference)
     if project_id is not None:
-        return {"pk": project_id}
+        return {f"{prefix}pk": project_id}
     if isinstance(reference, str) and re.match(PROJECT_KEY_PATTERN, reference.upper()):
-        return {"key": reference.upper()}
+        return {f"{prefix}key": reference.upper()}
     return None
 
 
 def project_get(*, user: User, reference: Any, minimum_role: Role = Role.VIEWER, action: str = "") -> Project:
-    lookup = _project_lookup(reference)
+    lookup = project_lookup(reference)
     project = project_list(user=user).filter(**lookup).first() if lookup else None
     if project is None:
         raise NotFound("No such project.")
     if minimum_role is not Role.VIEWER:
-        require_role(project.my_role, minimum_role, action)
+        require_role(getattr(project, "my_role", None), minimum_role, action)
     return project
 
 
@@ -78,7 +74,8 @@ def member_list(*, project: Project) -> QuerySet[Membership]:
 
 
 def member_get(*, project: Project, user_id: Any) -> Membership:
-    membership = member_list(project=project).filter(user_id=as_uuid(user_id)).first()
+    user_uuid = as_uuid(user_id)
+    membership = member_list(project=project).filter(user_id=user_uuid).first() if user_uuid else None
     if membership is None:
         raise NotFound("This user is not a member of the project.")
     return membership
@@ -112,7 +109,7 @@ def ticket_get(*, user: User, reference: Any, minimum_role: Role = Role.VIEWER, 
     ticket = (
         Ticket.objects.select_related("project", "assignee", "reporter")
         .defer("search_vector")
-        .annotate(my_role=_role_of(user))
+        .annotate(my_role=_role_of(user, "project_id"))
         .filter(**lookup, my_role__isnull=False)
         .first()
     )
@@ -128,7 +125,8 @@ def comment_list(*, ticket: Ticket) -> QuerySet[Comment]:
 
 
 def comment_get(*, ticket: Ticket, comment_id: Any) -> Comment:
-    comment = comment_list(ticket=ticket).filter(pk=as_uuid(comment_id)).first()
+    comment_uuid = as_uuid(comment_id)
+    comment = comment_list(ticket=ticket).filter(pk=comment_uuid).first() if comment_uuid else None
     if comment is None:
         raise NotFound("No such comment on this ticket.")
     comment.ticket = ticket  # already loaded and access-checked: spare the query

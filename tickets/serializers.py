@@ -53,7 +53,7 @@ class ProjectCreateSerializer(serializers.Serializer):
     key = serializers.RegexField(
         PROJECT_KEY_PATTERN,
         max_length=10,
-        error_messages={"invalid": "2–10 upper-case letters or digits, starting with a letter (e.g. OPS)."},
+        error_messages={"invalid": "2 to 10 upper-case letters or digits, starting with a letter (e.g. OPS)."},
     )
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(max_length=10_000, allow_blank=True, required=False, default="")
@@ -101,7 +101,7 @@ class PriorityField(serializers.ChoiceField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(choices=[label for _, label in Priority.choices], **kwargs)
 
-    def to_internal_value(self, data: Any) -> int:
+    def to_internal_value(self, data: Any) -> int:  # type: ignore[override]
         name = super().to_internal_value(data)
         return next(value for value, label in Priority.choices if label == name)
 

@@ -31,12 +31,6 @@ class ApplicationError(exceptions.APIException):
         self.extra = extra or {}
 
 
-class RequestTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large."
-    default_code = "request_too_large"
-
-
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: DRF's own handling (headers, status), then the contract's body."""
     if isinstance(exc, DjangoValidationError):

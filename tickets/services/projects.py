@@ -30,7 +30,9 @@ def project_create(*, actor: User, key: str, name: str, description: str = "") -
         with transaction.atomic():
             project = Project.objects.create(key=key, name=name.strip(), description=description, created_by=actor)
     except IntegrityError as error:  # the same key created concurrently
-        raise ValidationError({"key": [ErrorDetail("A project with this key already exists.", code="unique")]}) from error
+        raise ValidationError(
+            {"key": [ErrorDetail("A project with this key already exists.", code="unique")]}
+        ) from error
     membership = Membership.objects.create(project=project, user=actor, role=Role.ADMIN)
     event_record(
         type=EventType.MEMBER_ADDED,
@@ -45,7 +47,9 @@ def project_create(*, actor: User, key: str, name: str, description: str = "") -
 @transaction.atomic
 def project_update(*, project: Project, actor: User, data: dict[str, Any]) -> Project:
     locked = Project.objects.select_for_update().get(pk=project.pk)
-    changes = {field: [getattr(locked, field), value] for field, value in data.items() if getattr(locked, field) != value}
+    changes = {
+        field: [getattr(locked, field), value] for field, value in data.items() if getattr(locked, field) != value
+    }
     if not changes:
         return project
     for field, (_, new) in changes.items():
@@ -89,7 +93,10 @@ def member_add(*, project: Project, actor: User, user: User, role: Role) -> Memb
             {"user": [ErrorDetail("This user is already a member of the project.", code="already_member")]}
         ) from error
     event_record(
-        type=EventType.MEMBER_ADDED, project_id=project.pk, actor=actor, data=dict(MembershipSerializer(membership).data)
+        type=EventType.MEMBER_ADDED,
+        project_id=project.pk,
+        actor=actor,
+        data=dict(MembershipSerializer(membership).data),
     )
     return membership
 

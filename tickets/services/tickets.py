@@ -115,7 +115,6 @@ def ticket_update(*, ticket: Ticket, actor: User, data: dict[str, Any], if_match
         changes=changes,
         data=_ticket_data(updated),
     )
-    updated.my_role = getattr(ticket, "my_role", None)  # type: ignore[attr-defined]
     return updated
 
 

@@ -1,0 +1,117 @@
+"""The Event table: what each change writes, in the change's own transaction, and the history endpoint."""
+
+import pytest
+from django.db import transaction
+
+from tickets.models import Event, Priority
+from tickets.services.tickets import ticket_update
+from tickets.tests.factories import TicketFactory
+
+pytestmark = pytest.mark.django_db
+
+TICKETS = "/api/v1/tickets/"
+
+
+def test_a_multi_field_patch_records_exact_changes(team):
+    client = team.client("member")
+    ticket_id = client.post(
+        TICKETS, {"project": "OPS", "title": "Old title", "labels": ["a"], "due_date": "2030-01-01"}, format="json"
+    ).json()["id"]
+    response = client.patch(
+        f"{TICKETS}OPS-1/",
+        {
+            "title": "New title",
+            "priority": "urgent",
+            "labels": ["a", "B"],
+            "assignee": str(team.admin.id),
+            "due_date": None,
+            "status": "in_progress",
+            "description": "",
+        },
+        format="json",
+    )
+    assert response.status_code == 200
+    event = Event.objects.get(type="ticket.updated")
+    assert str(event.ticket) == ticket_id
+    assert event.actor == team.member
+    assert event.changes == {
+        "title": ["Old title", "New title"],
+        "priority": ["medium", "urgent"],
+        "labels": [["a"], ["a", "b"]],
+        "assignee": [None, str(team.admin.id)],
+        "due_date": ["2030-01-01", None],
+        "status": ["open", "in_progress"],
+    }
+    assert event.data == response.json()
+
+
+def test_every_change_type_writes_its_event_with_the_api_shape(team):
+    member, admin = team.client("member"), team.client("admin")
+    created = member.post(TICKETS, {"project": "OPS", "title": "T"}, format="json").json()
+    comment = member.post(f"{TICKETS}OPS-1/comments/", {"body": "c"}, format="json").json()
+    member.patch(f"{TICKETS}OPS-1/comments/{comment['id']}/", {"body": "c2"}, format="json")
+    member.delete(f"{TICKETS}OPS-1/comments/{comment['id']}/")
+    admin.delete(f"{TICKETS}OPS-1/")
+    events = list(Event.objects.filter(ticket=created["id"]).order_by("seq"))
+    assert [event.type for event in events] == [
+        "ticket.created",
+        "comment.created",
+        "comment.updated",
+        "comment.deleted",
+        "ticket.deleted",
+    ]
+    assert events[0].data == created
+    assert events[1].data == comment
+    assert events[2].changes == {"body": ["c", "c2"]}
+    assert events[4].actor == team.admin
+    assert events[4].data["id"] == created["id"]
+    assert all(event.project_id == team.project.id for event in events)
+    seqs = [event.seq for event in events]
+    assert seqs == sorted(seqs)
+    assert len(set(seqs)) == len(seqs)
+
+
+def test_a_request_that_fails_validation_writes_no_event(team):
+    client = team.client("member")
+    client.post(TICKETS, {"project": "OPS", "title": "T"}, format="json")
+    before = Event.objects.count()
+    assert client.patch(f"{TICKETS}OPS-1/", {"priority": "nope"}, format="json").status_code == 400
+    assert client.patch(f"{TICKETS}OPS-1/", {"status": "closed"}, format="json").status_code == 409
+    assert client.patch(f"{TICKETS}OPS-1/", {"title": "x"}, format="json", HTTP_IF_MATCH='"9"').status_code == 412
+    assert client.post(TICKETS, {"project": "OPS", "title": ""}, format="json").status_code == 400
+    assert team.client("viewer").patch(f"{TICKETS}OPS-1/", {"title": "v"}, format="json").status_code == 403
+    assert Event.objects.count() == before
+
+
+def test_no_event_survives_a_rolled_back_transaction(team):
+    ticket = TicketFactory(project=team.project, reporter=team.member)
+    ticket.my_role = "member"
+
+    def update_then_fail() -> None:
+        with transaction.atomic():
+            ticket_update(ticket=ticket, actor=team.member, data={"priority": Priority.HIGH})
+            assert Event.objects.filter(ticket=ticket.id).count() == 1
+            raise RuntimeError("the surrounding work failed")
+
+    with pytest.raises(RuntimeError):
+        update_then_fail()
+    assert not Event.objects.filter(ticket=ticket.id).exists()
+    ticket.refresh_from_db()
+    assert (ticket.priority, ticket.version) == (Priority.MEDIUM, 1)
+
+
+def test_history_lists_the_tickets_events_oldest_first(team):
+    client = team.client("member")
+    client.post(TICKETS, {"project": "OPS", "title": "T"}, format="json")
+    client.post(TICKETS, {"project": "OPS", "title": "Other"}, format="json")
+    client.patch(f"{TICKETS}OPS-1/", {"status": "in_progress"}, format="json")
+    client.post(f"{TICKETS}OPS-1/comments/", {"body": "on it"}, format="json")
+    response = team.client("viewer").get(f"{TICKETS}OPS-1/history/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 3
+    assert [event["type"] for event in body["results"]] == ["ticket.created", "ticket.updated", "comment.created"]
+    first = body["results"][0]
+    assert set(first) == {"id", "seq", "type", "project", "ticket", "actor", "at", "changes", "data"}
+    assert first["actor"]["id"] == str(team.member.id)
+    assert body["results"][1]["changes"] == {"status": ["open", "in_progress"]}

@@ -55,6 +55,7 @@ class HoplaViewSet(viewsets.GenericViewSet):
 )
 @extend_schema(tags=["projects"])
 class ProjectViewSet(HoplaViewSet):
+    queryset = Project.objects.none()  # tells the schema the model; get_queryset() scopes to the user
     serializer_class = ProjectSerializer
     lookup_value_regex = "[^/]+"
     lookup_url_kwarg = "project"
@@ -101,6 +102,7 @@ class ProjectViewSet(HoplaViewSet):
 )
 @extend_schema(tags=["projects"])
 class MemberViewSet(HoplaViewSet):
+    queryset = Membership.objects.none()
     serializer_class = MembershipSerializer
     lookup_url_kwarg = "user_id"
 
@@ -164,6 +166,7 @@ def _with_etag(response: Response, ticket: Ticket) -> Response:
 )
 @extend_schema(tags=["tickets"])
 class TicketViewSet(HoplaViewSet):
+    queryset = Ticket.objects.none()
     serializer_class = TicketSerializer
     filterset_class = TicketFilter
     lookup_value_regex = "[^/]+"
@@ -239,6 +242,7 @@ class TicketViewSet(HoplaViewSet):
 )
 @extend_schema(tags=["comments"])
 class CommentViewSet(HoplaViewSet):
+    queryset = Comment.objects.none()
     serializer_class = CommentSerializer
     lookup_url_kwarg = "comment_id"
 

@@ -4,6 +4,8 @@ from typing import Any
 
 import django_filters
 from django import forms
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection
 from django.db.models import F, OrderBy, Q, QuerySet
@@ -14,10 +16,10 @@ from tickets.selectors import TICKET_KEY, as_uuid, project_lookup
 
 
 class CommaSeparatedChoiceField(forms.Field):
-    """`a,b,c` where each item must be one of `choices`; answers the list of items."""
+    """`a,b,c` where each item must be one of `allowed`; answers the list of items."""
 
-    def __init__(self, *, choices: list[str], **kwargs: Any) -> None:
-        self.valid = choices
+    def __init__(self, *, allowed: list[str], **kwargs: Any) -> None:
+        self.valid = allowed
         super().__init__(**kwargs)
 
     def to_python(self, value: Any) -> list[str] | None:
@@ -62,14 +64,17 @@ class ProjectReferenceField(forms.CharField):
         return lookup
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class CommaSeparatedChoiceFilter(django_filters.Filter):
     field_class = CommaSeparatedChoiceField
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class UserReferenceFilter(django_filters.Filter):
     field_class = UserReferenceField
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class ProjectReferenceFilter(django_filters.Filter):
     field_class = ProjectReferenceField
 
@@ -102,28 +107,49 @@ class TicketOrderingFilter(django_filters.OrderingFilter):
 
 
 class TicketFilter(django_filters.FilterSet):
-    project = ProjectReferenceFilter(method="filter_project")
+    project = ProjectReferenceFilter(method="filter_project", help_text="A project id or key, e.g. `OPS`.")
     status = CommaSeparatedChoiceFilter(
         field_name="status",
         lookup_expr="in",
-        choices=[status.value for status in Status],
+        allowed=[status.value for status in Status],
+        help_text="Comma-separated: `open`, `in_progress`, `resolved`, `closed`.",
     )
     priority = CommaSeparatedChoiceFilter(
         method="filter_priority",
-        choices=[label for _, label in Priority.choices],
+        allowed=[label for _, label in Priority.choices],
+        help_text="Comma-separated: `low`, `medium`, `high`, `urgent`.",
     )
-    assignee = UserReferenceFilter(method="filter_user", keywords=("me", "none"))
-    reporter = UserReferenceFilter(method="filter_user", keywords=("me",))
-    label = django_filters.CharFilter(method="filter_label", max_length=50)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
-    updated_before = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="lt")
-    due_after = django_filters.DateFilter(field_name="due_date", lookup_expr="gte")
-    due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lte")
-    overdue = django_filters.BooleanFilter(method="filter_overdue")
-    search = django_filters.CharFilter(method="filter_search", max_length=200)
-    ordering = TicketOrderingFilter()
+    assignee = UserReferenceFilter(
+        method="filter_user", keywords=("me", "none"), help_text="A user id, `me`, or `none` (unassigned)."
+    )
+    reporter = UserReferenceFilter(method="filter_user", keywords=("me",), help_text="A user id or `me`.")
+    label = django_filters.CharFilter(method="filter_label", max_length=50, help_text="Tickets carrying this label.")
+    created_after = django_filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="gte", help_text="ISO 8601 date or time, inclusive."
+    )
+    created_before = django_filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="lt", help_text="ISO 8601 date or time, exclusive."
+    )
+    updated_after = django_filters.IsoDateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", help_text="ISO 8601 date or time, inclusive."
+    )
+    updated_before = django_filters.IsoDateTimeFilter(
+        field_name="updated_at", lookup_expr="lt", help_text="ISO 8601 date or time, exclusive."
+    )
+    due_after = django_filters.DateFilter(field_name="due_date", lookup_expr="gte", help_text="A date, inclusive.")
+    due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lte", help_text="A date, inclusive.")
+    overdue = django_filters.BooleanFilter(
+        method="filter_overdue", help_text="`true`: past their due date and neither resolved nor closed."
+    )
+    search = django_filters.CharFilter(
+        method="filter_search",
+        max_length=200,
+        help_text="Words in the title or description (full-text, web-search syntax), or a ticket key.",
+    )
+    ordering = TicketOrderingFilter(
+        help_text="Comma-separated: `created_at`, `updated_at`, `priority`, `due_date`, `status`, `key`; "
+        "`-` for descending. Default `-created_at`."
+    )
 
     class Meta:
         model = Ticket

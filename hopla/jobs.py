@@ -4,26 +4,45 @@ Callers enqueue from `transaction.on_commit`, so a job never sees a row that was
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import django_rq
 from django.conf import settings
+from rq import Retry, get_current_job
 
 logger = logging.getLogger("hopla.jobs")
 
 
-def enqueue(job: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-    """Run `job(*args, **kwargs)` on a worker, or right here in the embedded default (no Redis)."""
-    if settings.REDIS_URL:
-        django_rq.get_queue("default").enqueue(job, *args, **kwargs)
-        return
+def enqueue(job: Callable[..., Any], *args: Any, retry_intervals: Sequence[int] = ()) -> bool:
+    """Run `job(*args)` on a worker, or right here in the embedded default (no Redis).
+
+    `retry_intervals` gives the seconds to wait before each retry after the job raised (RQ `Retry`;
+    the worker must run `--with-scheduler` for non-zero intervals). In-process runs try once.
+    Answers False when the job could not be queued (Redis down): the caller's data is committed and
+    a recovery path (e.g. `requeue_stuck_images`) must pick it up later; it is logged, never raised.
+    """
     name = f"{job.__module__}.{job.__qualname__}"
+    if settings.REDIS_URL:
+        retry = Retry(max=len(retry_intervals), interval=list(retry_intervals)) if retry_intervals else None
+        try:
+            django_rq.get_queue("default").enqueue(job, *args, retry=retry)
+        except Exception:
+            logger.exception("job not enqueued", extra={"fields": {"job": name, "args": [str(a) for a in args]}})
+            return False
+        return True
     logger.info("job started", extra={"fields": {"job": name, "mode": "in-process"}})
     try:
-        job(*args, **kwargs)
+        job(*args)
     except Exception:
         # A worker would record the failure and carry on; the request that enqueued has succeeded.
         logger.exception("job failed", extra={"fields": {"job": name, "mode": "in-process"}})
-        return
+        return True
     logger.info("job finished", extra={"fields": {"job": name, "mode": "in-process"}})
+    return True
+
+
+def is_last_attempt() -> bool:
+    """Inside a job: True when a failure now would not be retried (no retries left, or in-process)."""
+    current = get_current_job()
+    return current is None or not current.retries_left

@@ -1,13 +1,13 @@
 """Root URLs: the API under /api/v1/, its docs, the admin, health checks and optional Silk."""
 
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from hopla.api.views import api_not_found
 from hopla.health import healthz, readyz
+from hopla.media import serve_media
 
 api_v1 = [
     path("auth/", include("accounts.urls")),
@@ -28,9 +28,8 @@ urlpatterns = [
 if settings.SILK_ENABLED:
     urlpatterns.append(path("silk/", include("silk.urls", namespace="silk")))
 
-if not settings.CLOUDINARY_URL:
-    # Local image storage is served by the app itself (SPEC §6); a CDN serves Cloudinary's.
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# Without Cloudinary the app serves its stored images itself, in every environment (SPEC §6).
+urlpatterns.append(re_path(rf"^{settings.MEDIA_URL.strip('/')}/(?P<path>images/.+)$", serve_media, name="media"))
 
 # Last: whatever else is asked under /api/ is a JSON 404, never Django's HTML page.
 urlpatterns.append(re_path(r"^api/", api_not_found))

@@ -4,8 +4,9 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.html import format_html
 
-from tickets.models import Comment, Event, Membership, Project, Ticket
+from tickets.models import Comment, Event, Image, Membership, Project, Ticket
 
 
 class MembershipInline(admin.TabularInline):
@@ -43,6 +44,23 @@ class CommentInline(admin.StackedInline):
     autocomplete_fields = ["author"]
 
 
+class ImageInline(admin.TabularInline):
+    model = Image
+    extra = 0
+    fields = ("preview", "status", "original_filename", "format", "width", "height", "bytes", "error", "created_at")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # uploads go through the API, which validates them and runs the storing job
+
+    @admin.display(description="thumbnail")
+    def preview(self, image: Image) -> str:
+        if not image.thumbnail_url:
+            return "-"
+        return format_html('<img src="{}" alt="" style="max-height: 64px">', image.thumbnail_url)
+
+
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
     list_display = ["key", "title", "status", "priority", "assignee", "due_date", "comment_count", "updated_at"]
@@ -52,7 +70,7 @@ class TicketAdmin(admin.ModelAdmin):
     readonly_fields = ["id", "key", "number", "version", "comment_count", "image_count", "created_at", "updated_at"]
     autocomplete_fields = ["project", "assignee", "reporter"]
     date_hierarchy = "created_at"
-    inlines = [CommentInline]
+    inlines = [CommentInline, ImageInline]
 
 
 @admin.register(Event)
@@ -76,3 +94,18 @@ class EventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(Image)
+class ImageAdmin(admin.ModelAdmin):
+    list_display = ["id", "ticket", "status", "original_filename", "format", "bytes", "attempts", "created_at"]
+    list_filter = ["status", "format", "created_at"]
+    search_fields = ["=id", "ticket__key", "original_filename"]
+    list_select_related = ["ticket"]
+    readonly_fields = [field.name for field in Image._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # deleting through the API also destroys the stored asset and records the event

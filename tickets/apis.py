@@ -10,16 +10,20 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ErrorDetail, NotFound, PermissionDenied, ValidationError
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from hopla.api.conditional import version_etag
 from tickets import selectors
 from tickets.filters import TicketFilter
-from tickets.models import Comment, Event, Membership, Project, Role, Ticket
+from tickets.image_validation import clean_filename, validate_image_upload
+from tickets.models import Comment, Event, Image, Membership, Project, Role, Ticket
 from tickets.serializers import (
     CommentSerializer,
     EventSerializer,
+    ImageSerializer,
+    ImageUploadSerializer,
     MemberAddSerializer,
     MembershipSerializer,
     MemberUpdateSerializer,
@@ -31,6 +35,7 @@ from tickets.serializers import (
     TicketUpdateSerializer,
 )
 from tickets.services import comments as comment_services
+from tickets.services import images as image_services
 from tickets.services import projects as project_services
 from tickets.services import tickets as ticket_services
 
@@ -280,6 +285,62 @@ class CommentViewSet(HoplaViewSet):
         if comment.author_id != request.user.pk:
             selectors.require_role(instance.my_role, Role.ADMIN, "delete other people's comments")  # type: ignore[attr-defined]
         comment_services.comment_delete(comment=comment, actor=request.user)  # type: ignore[arg-type]
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _ticket(self, minimum_role: Role = Role.VIEWER, action: str = "") -> Ticket:
+        return selectors.ticket_get(
+            user=self.request.user,  # type: ignore[arg-type]
+            reference=self.kwargs["ticket"],
+            minimum_role=minimum_role,
+            action=action,
+        )
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request={"multipart/form-data": ImageUploadSerializer},
+        responses={202: ImageSerializer},
+        summary="Upload an image; it is stored by a background job (status pending, then ready or failed)",
+    ),
+)
+@extend_schema(tags=["images"])
+class ImageViewSet(HoplaViewSet):
+    queryset = Image.objects.none()
+    serializer_class = ImageSerializer
+    parser_classes = [MultiPartParser]
+    lookup_url_kwarg = "image_id"
+    http_method_names = ["get", "post", "delete", "head", "options"]
+
+    def list(self, request: Request, ticket: str) -> Response:
+        page = self.paginate_queryset(selectors.image_list(ticket=self._ticket()))
+        return self.get_paginated_response(ImageSerializer(page, many=True, context={"request": request}).data)
+
+    def create(self, request: Request, ticket: str) -> Response:
+        instance = self._ticket(Role.MEMBER, "upload images")
+        extra_files = set(request.FILES) - {"image"}
+        if extra_files and "image" not in request.FILES:
+            message = f"Send the file in the multipart field `image`, not in {sorted(extra_files)}."
+            raise ValidationError({"image": [ErrorDetail(message, code="required")]})
+        upload = request.FILES.get("image")
+        valid = validate_image_upload(upload)
+        image = image_services.image_upload(
+            ticket=instance,
+            uploader=request.user,  # type: ignore[arg-type]
+            upload=valid,
+            filename=clean_filename(upload.name if upload else ""),
+        )
+        return Response(ImageSerializer(image, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
+
+    def retrieve(self, request: Request, ticket: str, image_id: str) -> Response:
+        image = selectors.image_get(ticket=self._ticket(), image_id=image_id)
+        return Response(ImageSerializer(image, context={"request": request}).data)
+
+    def destroy(self, request: Request, ticket: str, image_id: str) -> Response:
+        instance = self._ticket(Role.MEMBER, "delete images")
+        image = selectors.image_get(ticket=instance, image_id=image_id)
+        if image.uploaded_by_id != request.user.pk:
+            selectors.require_role(instance.my_role, Role.ADMIN, "delete other people's images")  # type: ignore[attr-defined]
+        image_services.image_delete(image=image, actor=request.user)  # type: ignore[arg-type]
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _ticket(self, minimum_role: Role = Role.VIEWER, action: str = "") -> Ticket:

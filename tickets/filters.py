@@ -4,14 +4,14 @@ from typing import Any
 
 import django_filters
 from django import forms
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection
-from django.db.models import F, OrderBy, Q, QuerySet
+from django.db.models import F, OrderBy, Q, QuerySet, Subquery
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
-from tickets.models import Priority, Status, Ticket
+from tickets.models import Priority, Project, Status, Ticket
 from tickets.selectors import TICKET_KEY, as_uuid, project_lookup
 
 
@@ -28,9 +28,11 @@ class CommaSeparatedChoiceField(forms.Field):
         items = [item.strip() for item in str(value).split(",") if item.strip()]
         wrong = [item for item in items if item not in self.valid]
         if wrong or not items:
+            # User text goes in `params`, never into the message itself: django-filter %-formats the message.
             raise forms.ValidationError(
-                f"Unknown value(s) {', '.join(wrong) or repr(value)}; choose from: {', '.join(self.valid)}.",
+                "Unknown value(s) %(wrong)s; choose from: %(allowed)s.",
                 code="invalid_choice",
+                params={"wrong": ", ".join(wrong) or repr(value), "allowed": ", ".join(self.valid)},
             )
         return items
 
@@ -58,10 +60,32 @@ class ProjectReferenceField(forms.CharField):
         value = super().to_python(value)
         if not value:
             return None
-        lookup = project_lookup(value, prefix="project__")
+        lookup = project_lookup(value)
         if lookup is None:
             raise forms.ValidationError("Expected a project id or key.", code="invalid")
-        return lookup
+        # An id compared in the WHERE clause (not a join on the key) lets PostgreSQL pick the
+        # per-project indexes; an unknown key selects nothing.
+        return {"project_id": Subquery(Project.objects.filter(**lookup).values("pk")[:1])}
+
+
+class StrictBooleanField(forms.Field):
+    """`true` or `false` (`1`/`0` too); anything else is a 400, not a filter silently dropped."""
+
+    widget = forms.TextInput  # NullBooleanSelect would turn unknown words into None before validation
+    WORDS = {"true": True, "1": True, "false": False, "0": False}
+
+    def to_python(self, value: Any) -> bool | None:
+        if value in (None, ""):
+            return None
+        word = str(value).strip().lower()
+        if word not in self.WORDS:
+            raise forms.ValidationError("Expected `true` or `false`.", code="invalid")
+        return self.WORDS[word]
+
+
+@extend_schema_field(OpenApiTypes.BOOL)
+class StrictBooleanFilter(django_filters.Filter):
+    field_class = StrictBooleanField
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -90,6 +114,9 @@ ORDERING_FIELDS = {
 }
 
 
+NULLABLE_ORDERING_FIELDS = {"due_date"}
+
+
 class TicketOrderingFilter(django_filters.OrderingFilter):
     """A comma list of ORDERING_FIELDS names, each with an optional `-`; ties break by id."""
 
@@ -98,12 +125,16 @@ class TicketOrderingFilter(django_filters.OrderingFilter):
 
     def filter(self, qs: QuerySet[Ticket], value: list[str] | None) -> QuerySet[Ticket]:
         ordering: list[OrderBy] = []
+        descending = True
         for param in value or ["-created_at"]:
             descending = param.startswith("-")
             for field in ORDERING_FIELDS[param.removeprefix("-")]:
-                # Tickets without a due date sort last both ways.
-                ordering.append(F(field).desc(nulls_last=True) if descending else F(field).asc(nulls_last=True))
-        return qs.order_by(*ordering, "id")
+                # Tickets without a due date sort last both ways. Only nullable fields say NULLS LAST:
+                # on a NOT NULL column it stops PostgreSQL from reading the btree indexes in order.
+                nulls_last = True if field in NULLABLE_ORDERING_FIELDS else None
+                ordering.append(OrderBy(F(field), descending=descending, nulls_last=nulls_last))
+        # The tie-break runs the same way as the last key, so an index on (key, id) serves the whole order.
+        return qs.order_by(*ordering, "-id" if descending else "id")
 
 
 class TicketFilter(django_filters.FilterSet):
@@ -138,7 +169,7 @@ class TicketFilter(django_filters.FilterSet):
     )
     due_after = django_filters.DateFilter(field_name="due_date", lookup_expr="gte", help_text="A date, inclusive.")
     due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lte", help_text="A date, inclusive.")
-    overdue = django_filters.BooleanFilter(
+    overdue = StrictBooleanFilter(
         method="filter_overdue", help_text="`true`: past their due date and neither resolved nor closed."
     )
     search = django_filters.CharFilter(

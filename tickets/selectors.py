@@ -17,6 +17,7 @@ from tickets.models import (
     STATUS_RANK,
     Comment,
     Event,
+    Image,
     Membership,
     Project,
     Role,
@@ -49,13 +50,13 @@ def project_list(*, user: User) -> QuerySet[Project]:
     return Project.objects.annotate(my_role=_role_of(user, "pk")).filter(my_role__isnull=False).order_by("key")
 
 
-def project_lookup(reference: Any, prefix: str = "") -> dict[str, Any] | None:
+def project_lookup(reference: Any) -> dict[str, Any] | None:
     """A project is addressed by UUID or by key (any case); anything else can match nothing."""
     project_id = as_uuid(reference)
     if project_id is not None:
-        return {f"{prefix}pk": project_id}
+        return {"pk": project_id}
     if isinstance(reference, str) and re.match(PROJECT_KEY_PATTERN, reference.upper()):
-        return {f"{prefix}key": reference.upper()}
+        return {"key": reference.upper()}
     return None
 
 
@@ -131,6 +132,19 @@ def comment_get(*, ticket: Ticket, comment_id: Any) -> Comment:
         raise NotFound("No such comment on this ticket.")
     comment.ticket = ticket  # already loaded and access-checked: spare the query
     return comment
+
+
+def image_list(*, ticket: Ticket) -> QuerySet[Image]:
+    return Image.objects.filter(ticket=ticket).select_related("uploaded_by").order_by("created_at", "id")
+
+
+def image_get(*, ticket: Ticket, image_id: Any) -> Image:
+    image_uuid = as_uuid(image_id)
+    image = image_list(ticket=ticket).filter(pk=image_uuid).first() if image_uuid else None
+    if image is None:
+        raise NotFound("No such image on this ticket.")
+    image.ticket = ticket  # already loaded and access-checked: spare the query
+    return image
 
 
 def ticket_history(*, ticket: Ticket) -> QuerySet[Event]:

@@ -15,6 +15,7 @@ from tickets.models import (
     PROJECT_KEY_PATTERN,
     Comment,
     Event,
+    Image,
     Membership,
     Priority,
     Project,
@@ -205,6 +206,48 @@ class CommentSerializer(serializers.ModelSerializer):
         if not value.strip():
             raise serializers.ValidationError("A comment cannot be blank.", code="blank")
         return value
+
+
+class ImageSerializer(serializers.ModelSerializer):
+    ticket = serializers.UUIDField(source="ticket_id", read_only=True)
+    uploaded_by = UserSummarySerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Image
+        fields = [
+            "id",
+            "ticket",
+            "status",
+            "original_filename",
+            "content_type",
+            "bytes",
+            "width",
+            "height",
+            "format",
+            "url",
+            "thumbnail_url",
+            "error",
+            "uploaded_by",
+            "created_at",
+            "processed_at",
+        ]
+        read_only_fields = fields
+
+    def to_representation(self, instance: Image) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is not None:
+            # Local storage URLs are paths (/media/...): answer them absolute, like Cloudinary's.
+            for field in ("url", "thumbnail_url"):
+                if data[field].startswith("/"):
+                    data[field] = request.build_absolute_uri(data[field])
+        return data
+
+
+class ImageUploadSerializer(serializers.Serializer):
+    """Documents the multipart body; the file itself is judged by tickets.image_validation."""
+
+    image = serializers.FileField(help_text="A JPEG, PNG, GIF or WebP image.")
 
 
 class EventSerializer(serializers.ModelSerializer):

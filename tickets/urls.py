@@ -10,6 +10,8 @@ router.register("tickets", apis.TicketViewSet, basename="ticket")
 members = apis.MemberViewSet.as_view({"get": "list", "post": "create"})
 member = apis.MemberViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"})
 comments = apis.CommentViewSet.as_view({"get": "list", "post": "create"})
+images = apis.ImageViewSet.as_view({"get": "list", "post": "create"})
+image = apis.ImageViewSet.as_view({"get": "retrieve", "delete": "destroy"})
 comment = apis.CommentViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"})
 
 urlpatterns = [
@@ -18,4 +20,6 @@ urlpatterns = [
     path("projects/<str:project>/members/<uuid:user_id>/", member, name="project-member"),
     path("tickets/<str:ticket>/comments/", comments, name="ticket-comments"),
     path("tickets/<str:ticket>/comments/<uuid:comment_id>/", comment, name="ticket-comment"),
+    path("tickets/<str:ticket>/images/", images, name="ticket-images"),
+    path("tickets/<str:ticket>/images/<uuid:image_id>/", image, name="ticket-image"),
 ]

@@ -93,6 +93,8 @@ if REDIS_URL:
         }
     }
     RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300}}
+    # Services already enqueue from transaction.on_commit; django-rq must not defer a second time.
+    RQ = {"COMMIT_MODE": "auto"}
 else:
     # Embedded default: no Redis, everything in the process (see hopla/jobs.py for jobs).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -169,6 +171,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "TicketStatusEnum": "tickets.models.Status",
+        "ImageStatusEnum": "tickets.models.ImageStatus",
+    },
 }
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
@@ -188,6 +194,15 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Image uploads (SPEC §6): limits checked on the content, retries of the storing job, recovery.
+IMAGE_MAX_BYTES = env.int("IMAGE_MAX_BYTES", default=10 * 1024 * 1024)
+IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=40_000_000)
+IMAGE_THUMBNAIL_SIZE = env.int("IMAGE_THUMBNAIL_SIZE", default=256)
+# Seconds between tries of the storing job after a transient failure; one retry per entry.
+IMAGE_RETRY_INTERVALS = [int(seconds) for seconds in env.list("IMAGE_RETRY_INTERVALS", default=["10", "60", "300"])]
+# Images still pending or processing after this long are re-enqueued by `requeue_stuck_images`.
+IMAGE_STUCK_AFTER_SECONDS = env.int("IMAGE_STUCK_AFTER_SECONDS", default=15 * 60)
+
 # Without collectstatic (local runs, tests) whitenoise serves straight from the app folders.
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
 

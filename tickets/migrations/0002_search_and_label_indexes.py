@@ -9,7 +9,7 @@ FORWARD = """
 CREATE FUNCTION tickets_ticket_search_vector_update() RETURNS trigger AS $$
 BEGIN
     NEW.search_vector :=
-        setweight(to_tsvector('simple', coalesce(NEW.key, '')), 'A') ||
+        setweight(to_tsvector('english', coalesce(NEW.key, '')), 'A') ||
         setweight(to_tsvector('english', coalesce(NEW.title, '')), 'A') ||
         setweight(to_tsvector('english', coalesce(NEW.description, '')), 'B');
     RETURN NEW;

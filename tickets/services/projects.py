@@ -75,7 +75,8 @@ def _lock_admins(project: Project) -> list[Membership]:
 
 def _refuse_removing_last_admin(project: Project, membership: Membership) -> None:
     admins = _lock_admins(project)
-    if membership.role == Role.ADMIN and len(admins) <= 1:
+    # The locked rows are the truth: `membership` was read before the lock and its role may be stale.
+    if any(admin.pk == membership.pk for admin in admins) and len(admins) <= 1:
         raise ApplicationError(
             "A project keeps at least one admin: make someone else admin first.",
             code="last_admin",

@@ -1,0 +1,20 @@
+"""RQ jobs of the tickets app. Each takes an id, loads the row and calls a service."""
+
+import logging
+
+from tickets.services import images
+
+logger = logging.getLogger("hopla.jobs")
+
+
+def process_image(image_id: str) -> None:
+    """Store an uploaded image (queue `default`); raising makes RQ retry it per its `Retry`."""
+    logger.info("image job started", extra={"fields": {"job": "process_image", "image": image_id}})
+    images.image_process(image_id=image_id)
+    logger.info("image job finished", extra={"fields": {"job": "process_image", "image": image_id}})
+
+
+def destroy_image_asset(image_id: str) -> None:
+    """Remove a deleted image's stored asset (Cloudinary or local disk)."""
+    images.image_destroy_asset(image_id=image_id)
+    logger.info("image asset destroyed", extra={"fields": {"job": "destroy_image_asset", "image": image_id}})

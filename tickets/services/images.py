@@ -1,0 +1,187 @@
+"""Image writes: the upload (validated, bytes parked in the database), the storing job, deletion, recovery.
+
+An image moves pending → processing → ready (or failed). The web request never talks to the store;
+the job does, and is safe to run twice: the store keys the asset by the image id.
+"""
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import User
+from hopla.jobs import enqueue, is_last_attempt
+from tickets.image_processing import strip_metadata
+from tickets.image_storage import PermanentStoreError, StoredImage, delete_stored_image, store_image
+from tickets.image_validation import ValidImage
+from tickets.models import EventType, Image, ImageStatus, PendingImageData, Ticket
+from tickets.serializers import ImageSerializer
+from tickets.services.events import event_record
+
+logger = logging.getLogger("hopla.jobs")
+
+
+def _image_data(image: Image) -> dict[str, Any]:
+    return dict(ImageSerializer(image).data)
+
+
+def _bump_image_count(ticket_id: Any, delta: int) -> None:
+    Ticket.objects.filter(pk=ticket_id).update(image_count=F("image_count") + delta)
+
+
+def _enqueue_processing(image_id: Any) -> None:
+    from tickets.jobs import process_image  # jobs import services: resolve the cycle at call time
+
+    enqueue(process_image, str(image_id), retry_intervals=settings.IMAGE_RETRY_INTERVALS)
+
+
+@transaction.atomic
+def image_upload(*, ticket: Ticket, uploader: User, upload: ValidImage, filename: str) -> Image:
+    """Create the pending image with its bytes; the storing job is queued once this commits."""
+    image = Image.objects.create(
+        ticket=ticket,
+        uploaded_by=uploader,
+        original_filename=filename,
+        content_type=upload.content_type,
+        format=upload.format,
+    )
+    PendingImageData.objects.create(image=image, data=upload.data)
+    _bump_image_count(ticket.pk, +1)
+    event_record(
+        type=EventType.IMAGE_CREATED,
+        project_id=ticket.project_id,
+        ticket_id=ticket.pk,
+        actor=uploader,
+        data=_image_data(image),
+    )
+    transaction.on_commit(lambda: _enqueue_processing(image.pk))
+    return image
+
+
+def image_process(*, image_id: Any) -> None:
+    """The job's work: store the image, then mark it ready; on failure retry or mark it failed."""
+    data = _claim(image_id)
+    if data is None:
+        return
+    try:
+        prepared = strip_metadata(data)
+        stored = store_image(image_id, prepared)
+    except PermanentStoreError as error:
+        _finish_failed(image_id, str(error))
+        return
+    except Exception as error:
+        if is_last_attempt():
+            _finish_failed(image_id, f"Gave up after repeated failures: {error}")
+            return
+        _note_retry(image_id, str(error))
+        raise  # RQ schedules the next try
+    _finish_ready(image_id, stored)
+
+
+@transaction.atomic
+def _claim(image_id: Any) -> bytes | None:
+    """Mark the image processing and hand out its bytes; None when there is nothing (left) to do."""
+    image = Image.objects.select_for_update().filter(pk=image_id).first()
+    if image is None or image.status in (ImageStatus.READY, ImageStatus.FAILED):
+        return None  # deleted meanwhile, or a duplicate run after the work was done
+    pending = PendingImageData.objects.filter(image_id=image_id).first()
+    if pending is None:
+        return None
+    image.status = ImageStatus.PROCESSING
+    image.attempts += 1
+    image.save(update_fields=["status", "attempts", "updated_at"])
+    return bytes(pending.data)
+
+
+@transaction.atomic
+def _note_retry(image_id: Any, error: str) -> None:
+    Image.objects.filter(pk=image_id, status=ImageStatus.PROCESSING).update(
+        status=ImageStatus.PENDING, error=f"Attempt failed, will retry: {error}", updated_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def _finish_ready(image_id: Any, stored: StoredImage) -> None:
+    image = Image.objects.select_for_update().select_related("ticket").filter(pk=image_id).first()
+    if image is None:
+        # Deleted while it was being stored: what was stored must not outlive it.
+        transaction.on_commit(lambda: _enqueue_destroy(image_id))
+        return
+    image.status = ImageStatus.READY
+    image.url = stored.url
+    image.thumbnail_url = stored.thumbnail_url
+    image.width, image.height = stored.width, stored.height
+    image.bytes = stored.bytes
+    image.format = stored.format
+    image.error = ""
+    image.processed_at = timezone.now()
+    image.save()
+    PendingImageData.objects.filter(image_id=image_id).delete()
+    event_record(
+        type=EventType.IMAGE_READY,
+        project_id=image.ticket.project_id,
+        ticket_id=image.ticket_id,
+        actor=None,
+        data=_image_data(image),
+    )
+
+
+@transaction.atomic
+def _finish_failed(image_id: Any, error: str) -> None:
+    image = Image.objects.select_for_update().select_related("ticket").filter(pk=image_id).first()
+    if image is None:
+        return
+    image.status = ImageStatus.FAILED
+    image.error = error[:2000]
+    image.processed_at = timezone.now()
+    image.save()
+    PendingImageData.objects.filter(image_id=image_id).delete()
+    logger.warning("image failed", extra={"fields": {"image": str(image_id), "error": image.error}})
+    event_record(
+        type=EventType.IMAGE_FAILED,
+        project_id=image.ticket.project_id,
+        ticket_id=image.ticket_id,
+        actor=None,
+        data=_image_data(image),
+    )
+
+
+def _enqueue_destroy(image_id: Any) -> None:
+    from tickets.jobs import destroy_image_asset
+
+    enqueue(destroy_image_asset, str(image_id), retry_intervals=settings.IMAGE_RETRY_INTERVALS)
+
+
+@transaction.atomic
+def image_delete(*, image: Image, actor: User) -> None:
+    """Delete the row now and the stored asset by a job (retried) once that commits."""
+    data = _image_data(image)
+    ticket = image.ticket
+    image.delete()
+    _bump_image_count(ticket.pk, -1)
+    event_record(
+        type=EventType.IMAGE_DELETED, project_id=ticket.project_id, ticket_id=ticket.pk, actor=actor, data=data
+    )
+    transaction.on_commit(lambda: _enqueue_destroy(data["id"]))
+
+
+def image_destroy_asset(*, image_id: Any) -> None:
+    delete_stored_image(image_id)
+
+
+def images_requeue_stuck(*, older_than: timedelta | None = None) -> list[str]:
+    """Queue again the images a dead worker (or a Redis outage at upload) left pending or processing."""
+    age = older_than if older_than is not None else timedelta(seconds=settings.IMAGE_STUCK_AFTER_SECONDS)
+    stuck = list(
+        Image.objects.filter(
+            status__in=[ImageStatus.PENDING, ImageStatus.PROCESSING], updated_at__lt=timezone.now() - age
+        ).values_list("pk", flat=True)
+    )
+    for image_id in stuck:
+        Image.objects.filter(pk=image_id).update(updated_at=timezone.now())  # not again until it is stuck again
+        _enqueue_processing(image_id)
+    return [str(image_id) for image_id in stuck]

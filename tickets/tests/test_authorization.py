@@ -1,0 +1,389 @@
+"""Who may do what: every project, member, ticket, comment and history route, for every role.
+
+The routes come from the URL conf, so an endpoint added without a row in MATRIX fails
+`test_the_matrix_covers_every_route_and_method` instead of shipping unchecked.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from rest_framework.test import APIClient
+
+from accounts.models import User
+from accounts.tests.factories import UserFactory
+from tickets.image_validation import validate_image_bytes
+from tickets.models import Comment, Event, Image, Membership, Project, Role, Ticket
+from tickets.services.comments import comment_create
+from tickets.services.images import image_upload
+from tickets.tests.conftest import Team, client_for
+from tickets.tests.factories import MembershipFactory, ProjectFactory, TicketFactory
+from tickets.tests.images import png_bytes, uploaded_png
+
+pytestmark = pytest.mark.django_db
+
+API_PREFIX = "api/v1/"
+ROLES = ("anonymous", "outsider", "viewer", "member", "admin")
+# Projects and tickets are addressed by UUID or by key (`OPS`, `OPS-1`): every case runs with both.
+REFERENCE_FORMS = ("id", "key")
+
+
+def _walk(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern))
+        else:
+            yield prefix + str(pattern.pattern), pattern
+
+
+def _methods(pattern: URLPattern) -> list[str]:
+    """The HTTP methods a route answers: a viewset's action map, or an APIView's handlers."""
+    actions = getattr(pattern.callback, "actions", None)
+    if actions is not None:
+        # DRF adds `head` to a viewset's action map once the view has served a request.
+        return sorted(method for method in actions if method not in ("head", "options"))
+    view_class = pattern.callback.cls  # type: ignore[attr-defined]
+    return sorted(m for m in view_class.http_method_names if m not in ("head", "options") and hasattr(view_class, m))
+
+
+def tickets_app_routes() -> dict[tuple[str, str], URLPattern]:
+    """(URL name, method) → pattern, for every route of the tickets app under /api/v1/."""
+    routes = {}
+    for route, pattern in _walk(get_resolver().url_patterns):
+        view_class = getattr(pattern.callback, "cls", pattern.callback)
+        if route.startswith(API_PREFIX) and view_class.__module__.startswith("tickets."):
+            for method in _methods(pattern):
+                routes[(pattern.name, method)] = pattern
+    return routes
+
+
+@dataclass
+class World:
+    """The `team` project with one ticket, one comment by the member, and two more users."""
+
+    team: Team
+    ticket: Ticket
+    comment: Comment
+    image: Image
+    colleague: User  # another member of the project: the subject of the member detail routes
+    newcomer: User  # in no project: the user admins add
+
+    def client(self, role: str) -> APIClient:
+        return APIClient() if role == "anonymous" else self.team.client(role)
+
+    def project_reference(self, form: str) -> str:
+        return str(self.team.project.pk) if form == "id" else self.team.project.key
+
+    def url_kwargs(self, names: list[str], form: str) -> dict[str, str]:
+        values = {
+            "project": self.project_reference(form),
+            "ticket": str(self.ticket.pk) if form == "id" else self.ticket.key,
+            "user_id": str(self.colleague.pk),
+            "comment_id": str(self.comment.pk),
+            "image_id": str(self.image.pk),
+        }
+        return {name: values[name] for name in names}
+
+
+@pytest.fixture
+def world(team: Team) -> World:
+    ticket = TicketFactory(project=team.project, reporter=team.member, assignee=team.member)
+    return World(
+        team=team,
+        ticket=ticket,
+        # Through the service, not CommentFactory, so that the ticket's comment_count counts it.
+        comment=comment_create(ticket=ticket, author=team.member, body="First!"),
+        image=image_upload(
+            ticket=ticket, uploader=team.member, upload=validate_image_bytes(png_bytes()), filename="shot.png"
+        ),
+        colleague=MembershipFactory(project=team.project, role=Role.MEMBER).user,
+        newcomer=UserFactory(),
+    )
+
+
+Body = Callable[[World, str], dict[str, Any]] | None
+
+
+def statuses(outsider: int, viewer: int, member: int, admin: int) -> dict[str, int]:
+    return {"anonymous": 401, "outsider": outsider, "viewer": viewer, "member": member, "admin": admin}
+
+
+READ = statuses(outsider=404, viewer=200, member=200, admin=200)
+
+# (URL name, method) → (expected status per role, request body).
+MATRIX: dict[tuple[str, str], tuple[dict[str, int], Body]] = {
+    ("project-list", "get"): (statuses(200, 200, 200, 200), None),
+    # Anyone signed in may create a project (and becomes its admin).
+    ("project-list", "post"): (statuses(201, 201, 201, 201), lambda w, f: {"key": "NEWP", "name": "New project"}),
+    ("project-detail", "get"): (READ, None),
+    ("project-detail", "patch"): (statuses(404, 403, 403, 200), lambda w, f: {"name": "Renamed"}),
+    ("project-detail", "delete"): (statuses(404, 403, 403, 204), None),
+    ("project-members", "get"): (READ, None),
+    ("project-members", "post"): (
+        statuses(404, 403, 403, 201),
+        lambda w, f: {"user": w.newcomer.email, "role": "viewer"},
+    ),
+    ("project-member", "get"): (READ, None),
+    ("project-member", "patch"): (statuses(404, 403, 403, 200), lambda w, f: {"role": "viewer"}),
+    ("project-member", "delete"): (statuses(404, 403, 403, 204), None),
+    # Outsiders see their own (empty) list; a body naming a project they are not in is a field error.
+    ("ticket-list", "get"): (statuses(200, 200, 200, 200), None),
+    ("ticket-list", "post"): (
+        statuses(400, 403, 201, 201),
+        lambda w, f: {"project": w.project_reference(f), "title": "A new ticket"},
+    ),
+    ("ticket-detail", "get"): (READ, None),
+    ("ticket-detail", "patch"): (statuses(404, 403, 200, 200), lambda w, f: {"title": "Retitled"}),
+    ("ticket-detail", "delete"): (statuses(404, 403, 403, 204), None),
+    ("ticket-history", "get"): (READ, None),
+    ("ticket-comments", "get"): (READ, None),
+    ("ticket-comments", "post"): (statuses(404, 403, 201, 201), lambda w, f: {"body": "A comment"}),
+    ("ticket-comment", "get"): (READ, None),
+    # The comment is the member's: only its author edits it; its author or an admin deletes it.
+    ("ticket-comment", "patch"): (statuses(404, 403, 200, 403), lambda w, f: {"body": "Edited"}),
+    ("ticket-comment", "delete"): (statuses(404, 403, 204, 204), None),
+    ("ticket-images", "get"): (READ, None),
+    ("ticket-images", "post"): (statuses(404, 403, 202, 202), lambda w, f: {"image": uploaded_png()}),
+    ("ticket-image", "get"): (READ, None),
+    # The image is the member's: its uploader or an admin deletes it.
+    ("ticket-image", "delete"): (statuses(404, 403, 204, 204), None),
+}
+
+# Routes whose body is a multipart form rather than JSON.
+MULTIPART = {("ticket-images", "post")}
+
+ERROR_CODES = {401: "not_authenticated", 403: "permission_denied", 404: "not_found"}
+
+
+def _cases() -> list[Any]:
+    cases = []
+    for (name, method), pattern in sorted(tickets_app_routes().items()):
+        url_kwargs = list(pattern.pattern.regex.groupindex)
+        forms = REFERENCE_FORMS if url_kwargs or (name, method) == ("ticket-list", "post") else ("id",)
+        for form in forms:
+            for role in ROLES:
+                case_id = f"{method.upper()} {name} by {form} {role}"
+                cases.append(pytest.param(name, method, url_kwargs, form, role, id=case_id))
+    return cases
+
+
+def state() -> tuple[Any, ...]:
+    """Everything a write on these routes can change."""
+    return (
+        sorted(Project.objects.values_list("id", "name", "description")),
+        sorted(Membership.objects.values_list("id", "role")),
+        sorted(Ticket.objects.values_list("id", "title", "version")),
+        sorted(Comment.objects.values_list("id", "body")),
+        sorted(Image.objects.values_list("id", flat=True)),
+        Event.objects.count(),
+    )
+
+
+def test_the_matrix_covers_every_route_and_method():
+    routes = set(tickets_app_routes())
+    assert routes, "no tickets routes found under /api/v1/"
+    assert set(MATRIX) == routes, f"missing from MATRIX: {routes - set(MATRIX)}; stale: {set(MATRIX) - routes}"
+
+
+@pytest.mark.parametrize(("name", "method", "url_kwargs", "form", "role"), _cases())
+def test_authorization_matrix(world, name, method, url_kwargs, form, role):
+    expected, body = MATRIX[(name, method)]
+    url = reverse(name, kwargs=world.url_kwargs(url_kwargs, form))
+    before = state()
+
+    request_format = "multipart" if (name, method) in MULTIPART else "json"
+    response = getattr(world.client(role), method)(url, body(world, form) if body else None, format=request_format)
+
+    assert response.status_code == expected[role], response.content
+    if response.status_code in ERROR_CODES:
+        assert response.data["code"] == ERROR_CODES[response.status_code]
+    if response.status_code == 400:
+        assert response.data["errors"]["project"][0]["code"] == "does_not_exist"
+    if method == "get" or response.status_code >= 400:
+        assert state() == before, "a read or a refused write changed something"
+    else:
+        assert state() != before, "an accepted write changed nothing"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/projects/{project}/",
+        "/api/v1/projects/{project}/members/",
+        "/api/v1/tickets/{ticket}/",
+        "/api/v1/tickets/{ticket}/history/",
+        "/api/v1/tickets/{ticket}/comments/",
+        "/api/v1/tickets/{ticket}/comments/{comment}/",
+    ],
+)
+@pytest.mark.parametrize("form", REFERENCE_FORMS)
+def test_an_outsider_cannot_tell_a_hidden_object_from_a_missing_one(world, path, form):
+    """The 404 an outsider gets is the one a member gets for something that does not exist."""
+    hidden = path.format(**world.url_kwargs(["project", "ticket"], form), comment=world.comment.pk)
+    missing_ticket = "00000000-0000-4000-8000-000000000000" if form == "id" else "OPS-999"
+    missing_project = "00000000-0000-4000-8000-000000000000" if form == "id" else "NOPE"
+    missing = path.format(project=missing_project, ticket=missing_ticket, comment=world.comment.pk)
+
+    outsider = world.client("outsider").get(hidden)
+    member = world.client("member").get(missing)
+
+    assert outsider.status_code == member.status_code == 404
+    assert outsider.data == member.data
+
+
+def test_a_second_project_is_invisible_in_lists(team):
+    elsewhere = ProjectFactory(key="SEC", name="Secret")
+    MembershipFactory(project=elsewhere, role=Role.ADMIN)
+    TicketFactory.create_batch(3, project=elsewhere)
+    TicketFactory(project=team.project, reporter=team.member)
+    client = team.client("member")
+
+    projects = client.get("/api/v1/projects/")
+    tickets = client.get("/api/v1/tickets/")
+
+    assert projects.status_code == tickets.status_code == 200
+    assert projects.data["count"] == 1
+    assert [project["key"] for project in projects.data["results"]] == ["OPS"]
+    assert tickets.data["count"] == 1
+    assert [ticket["key"] for ticket in tickets.data["results"]] == ["OPS-1"]
+
+
+def test_an_outsider_lists_nothing_of_the_project(team):
+    TicketFactory(project=team.project, reporter=team.member)
+    client = team.client("outsider")
+
+    assert client.get("/api/v1/projects/").data["count"] == 0
+    assert client.get("/api/v1/tickets/").data["count"] == 0
+
+
+def test_filtering_tickets_by_a_hidden_project_answers_like_an_unknown_one(team):
+    elsewhere = ProjectFactory(key="SEC")
+    TicketFactory(project=elsewhere)
+    client = team.client("member")
+
+    hidden = client.get("/api/v1/tickets/", {"project": "SEC"})
+    hidden_by_id = client.get("/api/v1/tickets/", {"project": str(elsewhere.pk)})
+    unknown = client.get("/api/v1/tickets/", {"project": "NOPE"})
+
+    assert hidden.status_code == hidden_by_id.status_code == unknown.status_code
+    assert hidden.data == hidden_by_id.data == unknown.data
+
+
+def test_a_comment_is_reachable_only_under_its_own_ticket(world):
+    other_ticket = TicketFactory(project=world.team.project, reporter=world.team.member)
+    url = f"/api/v1/tickets/{other_ticket.key}/comments/{world.comment.pk}/"
+    client = world.client("admin")
+
+    assert client.get(url).status_code == 404
+    assert client.delete(url).status_code == 404
+    assert Comment.objects.filter(pk=world.comment.pk).exists()
+
+
+def test_a_user_outside_the_project_is_not_a_member_resource(world):
+    url = f"/api/v1/projects/OPS/members/{world.newcomer.pk}/"
+    client = world.client("admin")
+
+    assert client.get(url).status_code == 404
+    assert client.patch(url, {"role": "admin"}, format="json").status_code == 404
+    assert client.delete(url).status_code == 404
+    assert not Membership.objects.filter(user=world.newcomer).exists()
+
+
+# --- members: leaving, removing, the last admin ---------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["viewer", "member"])
+def test_anyone_may_leave_a_project(team, role):
+    user = getattr(team, role)
+    client = team.client(role)
+
+    response = client.delete(f"/api/v1/projects/{team.project.pk}/members/{user.pk}/")
+
+    assert response.status_code == 204
+    assert not Membership.objects.filter(project=team.project, user=user).exists()
+    assert client.get(f"/api/v1/projects/{team.project.pk}/").status_code == 404
+
+
+def test_the_last_admin_cannot_leave(team):
+    response = team.client("admin").delete(f"/api/v1/projects/{team.project.pk}/members/{team.admin.pk}/")
+
+    assert response.status_code == 409
+    assert response.data["code"] == "last_admin"
+    assert Membership.objects.get(project=team.project, user=team.admin).role == Role.ADMIN
+
+
+def test_the_last_admin_cannot_step_down(team):
+    url = f"/api/v1/projects/{team.project.pk}/members/{team.admin.pk}/"
+
+    response = team.client("admin").patch(url, {"role": "member"}, format="json")
+
+    assert response.status_code == 409
+    assert response.data["code"] == "last_admin"
+    assert Membership.objects.get(project=team.project, user=team.admin).role == Role.ADMIN
+
+
+def test_an_admin_may_leave_when_another_admin_remains(team):
+    MembershipFactory(project=team.project, role=Role.ADMIN)
+
+    response = team.client("admin").delete(f"/api/v1/projects/{team.project.pk}/members/{team.admin.pk}/")
+
+    assert response.status_code == 204
+    assert Membership.objects.filter(project=team.project, role=Role.ADMIN).count() == 1
+
+
+def test_an_admin_removes_another_admin_but_a_member_cannot(team):
+    other_admin = MembershipFactory(project=team.project, role=Role.ADMIN).user
+    url = f"/api/v1/projects/{team.project.pk}/members/{other_admin.pk}/"
+
+    refused = team.client("member").delete(url)
+    removed = team.client("admin").delete(url)
+
+    assert refused.status_code == 403
+    assert refused.data["code"] == "permission_denied"
+    assert removed.status_code == 204
+    assert not Membership.objects.filter(project=team.project, user=other_admin).exists()
+
+
+def test_a_member_cannot_promote_themselves(team):
+    url = f"/api/v1/projects/{team.project.pk}/members/{team.member.pk}/"
+
+    response = team.client("member").patch(url, {"role": "admin"}, format="json")
+
+    assert response.status_code == 403
+    assert Membership.objects.get(project=team.project, user=team.member).role == Role.MEMBER
+
+
+# --- comments: authors and admins -----------------------------------------------------------------
+
+
+def test_a_member_cannot_edit_or_delete_another_members_comment(world):
+    url = f"/api/v1/tickets/{world.ticket.key}/comments/{world.comment.pk}/"
+    client = client_for(world.colleague)
+
+    edited = client.patch(url, {"body": "Not mine"}, format="json")
+    deleted = client.delete(url)
+
+    assert edited.status_code == deleted.status_code == 403
+    assert Comment.objects.get(pk=world.comment.pk).body == world.comment.body
+
+
+def test_an_author_demoted_to_viewer_can_no_longer_edit_their_comment(world):
+    Membership.objects.filter(project=world.team.project, user=world.team.member).update(role=Role.VIEWER)
+    url = f"/api/v1/tickets/{world.ticket.key}/comments/{world.comment.pk}/"
+
+    response = world.client("member").patch(url, {"body": "Edited"}, format="json")
+
+    assert response.status_code == 403
+    assert Comment.objects.get(pk=world.comment.pk).body == world.comment.body
+
+
+def test_an_author_who_left_the_project_cannot_reach_their_comment(world):
+    Membership.objects.filter(project=world.team.project, user=world.team.member).delete()
+    url = f"/api/v1/tickets/{world.ticket.key}/comments/{world.comment.pk}/"
+    client = world.client("member")
+
+    assert client.patch(url, {"body": "Edited"}, format="json").status_code == 404
+    assert client.delete(url).status_code == 404
+    assert Comment.objects.filter(pk=world.comment.pk).exists()

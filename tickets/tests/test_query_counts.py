@@ -1,0 +1,136 @@
+"""Read endpoints cost a fixed number of SQL queries, whether they show 1 object or 50 (no N+1).
+
+Every object carries its own related users (assignee, reporter, author, actor, created_by), so a
+serializer that fetched one lazily would cost one more query per object and fail the 50 case.
+Every request starts with the JWT user lookup: `SELECT ... FROM accounts_user WHERE id = <token's user>`.
+"""
+
+import pytest
+
+from accounts.tests.factories import UserFactory
+from tickets.services.comments import comment_create
+from tickets.tests.conftest import client_for
+from tickets.tests.factories import CommentFactory, MembershipFactory, ProjectFactory, TicketFactory
+
+pytestmark = pytest.mark.django_db
+
+SIZES = [1, 50]
+ALL = {"limit": 100}  # one page holds all 50, so every object is rendered
+
+# 1. JWT user lookup
+# 2. SELECT COUNT(*) FROM tickets_ticket WHERE project_id IN (<the user's memberships>)  (pagination)
+# 3. the page: tickets JOIN project, assignee, reporter
+TICKET_LIST_QUERIES = 3
+# 1. JWT user lookup
+# 2. the ticket by key JOIN project, assignee, reporter, with the user's role as a subquery
+TICKET_DETAIL_QUERIES = 2
+# 1. JWT user lookup
+# 2. SELECT COUNT(*) FROM tickets_project WHERE <the user's role subquery> IS NOT NULL  (pagination)
+# 3. the page: projects JOIN created_by, with the user's role (my_role) as a subquery
+PROJECT_LIST_QUERIES = 3
+# 1. JWT user lookup
+# 2. the project by id with the user's role as a subquery (access check)
+# 3. SELECT COUNT(*) FROM tickets_membership WHERE project_id = ...  (pagination)
+# 4. the page: memberships JOIN user
+MEMBER_LIST_QUERIES = 4
+# 1. JWT user lookup
+# 2. the ticket by id JOIN project, assignee, reporter, with the user's role (access check)
+# 3. SELECT COUNT(*) FROM tickets_comment WHERE ticket_id = ...  (pagination)
+# 4. the page: comments JOIN author
+COMMENT_LIST_QUERIES = 4
+# 1. JWT user lookup
+# 2. the ticket by id JOIN project, assignee, reporter, with the user's role (access check)
+# 3. SELECT COUNT(*) FROM tickets_event WHERE ticket = ...  (pagination)
+# 4. the page: events JOIN actor, by seq
+HISTORY_QUERIES = 4
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_ticket_list(team, django_assert_num_queries, size):
+    for _ in range(size):
+        assignee = MembershipFactory(project=team.project).user
+        TicketFactory(project=team.project, assignee=assignee, reporter=UserFactory())
+    client = team.client("member")
+
+    with django_assert_num_queries(TICKET_LIST_QUERIES):
+        response = client.get("/api/v1/tickets/", ALL)
+
+    assert response.status_code == 200
+    assert len(response.data["results"]) == size
+    assert all(ticket["assignee"] and ticket["reporter"] for ticket in response.data["results"])
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_ticket_detail(team, django_assert_num_queries, size):
+    tickets = [
+        TicketFactory(
+            project=team.project, assignee=MembershipFactory(project=team.project).user, reporter=UserFactory()
+        )
+        for _ in range(size)
+    ]
+    ticket = tickets[-1]
+    CommentFactory.create_batch(size, ticket=ticket)
+    client = team.client("member")
+
+    with django_assert_num_queries(TICKET_DETAIL_QUERIES):
+        response = client.get(f"/api/v1/tickets/{ticket.key}/")
+
+    assert response.status_code == 200
+    assert response.data["key"] == ticket.key
+    assert response.data["assignee"]["id"] == str(ticket.assignee_id)
+    assert response.data["reporter"]["id"] == str(ticket.reporter_id)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_project_list(team, django_assert_num_queries, size):
+    for _ in range(size - 1):  # and OPS
+        MembershipFactory(user=team.member, project=ProjectFactory())
+    client = team.client("member")
+
+    with django_assert_num_queries(PROJECT_LIST_QUERIES):
+        response = client.get("/api/v1/projects/", ALL)
+
+    assert response.status_code == 200
+    assert len(response.data["results"]) == size
+    assert all(project["created_by"] and project["my_role"] for project in response.data["results"])
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_member_list(db, django_assert_num_queries, size):
+    project = ProjectFactory()
+    memberships = MembershipFactory.create_batch(size, project=project)
+    client = client_for(memberships[0].user)
+
+    with django_assert_num_queries(MEMBER_LIST_QUERIES):
+        response = client.get(f"/api/v1/projects/{project.pk}/members/", ALL)
+
+    assert response.status_code == 200
+    assert [member["user"]["id"] for member in response.data["results"]] == [str(m.user.pk) for m in memberships]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_comment_list(team, django_assert_num_queries, size):
+    ticket = TicketFactory(project=team.project, reporter=team.member, assignee=team.member)
+    comments = [CommentFactory(ticket=ticket, author=UserFactory()) for _ in range(size)]
+    client = team.client("viewer")
+
+    with django_assert_num_queries(COMMENT_LIST_QUERIES):
+        response = client.get(f"/api/v1/tickets/{ticket.pk}/comments/", ALL)
+
+    assert response.status_code == 200
+    assert [comment["author"]["id"] for comment in response.data["results"]] == [str(c.author.pk) for c in comments]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_history(team, django_assert_num_queries, size):
+    ticket = TicketFactory(project=team.project, reporter=team.member, assignee=team.member)
+    authors = [MembershipFactory(project=team.project).user for _ in range(size)]
+    for number, author in enumerate(authors):
+        comment_create(ticket=ticket, author=author, body=f"Comment {number}")
+    client = team.client("viewer")
+
+    with django_assert_num_queries(HISTORY_QUERIES):
+        response = client.get(f"/api/v1/tickets/{ticket.pk}/history/", ALL)
+
+    assert response.status_code == 200
+    assert [event["actor"]["id"] for event in response.data["results"]] == [str(author.pk) for author in authors]

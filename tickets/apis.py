@@ -4,6 +4,8 @@ Views resolve and permission-check objects through selectors, hand writes to ser
 with serializers; none of them touches the ORM on user input directly.
 """
 
+from typing import Any
+
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -13,12 +15,13 @@ from rest_framework.exceptions import ErrorDetail, NotFound, PermissionDenied, V
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 
 from hopla.api.conditional import version_etag
 from tickets import selectors
 from tickets.filters import TicketFilter
 from tickets.image_validation import clean_filename, validate_image_upload
-from tickets.models import Comment, Event, Image, Membership, Project, Role, Ticket
+from tickets.models import Comment, Image, Membership, Project, Role, Ticket
 from tickets.serializers import (
     CommentSerializer,
     EventSerializer,
@@ -48,9 +51,32 @@ IF_MATCH = OpenApiParameter(
 
 
 class HoplaViewSet(viewsets.GenericViewSet):
-    """No PUT anywhere: writes are partial (PATCH)."""
+    """Resolves projects and tickets through the selectors (404 for outsiders, 403 below the role).
+
+    No PUT anywhere: writes are partial (PATCH).
+    """
 
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def project_for(self, reference: str, minimum_role: Role = Role.VIEWER, action: str = "") -> Project:
+        return selectors.project_get(
+            user=self.request.user,  # type: ignore[arg-type]
+            reference=reference,
+            minimum_role=minimum_role,
+            action=action,
+        )
+
+    def ticket_for(self, reference: str, minimum_role: Role = Role.VIEWER, action: str = "") -> Ticket:
+        return selectors.ticket_get(
+            user=self.request.user,  # type: ignore[arg-type]
+            reference=reference,
+            minimum_role=minimum_role,
+            action=action,
+        )
+
+    def paginated(self, queryset: QuerySet[Any], serializer_class: type[Serializer], **context: Any) -> Response:
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(serializer_class(page, many=True, context=context).data)
 
 
 @extend_schema_view(
@@ -65,12 +91,9 @@ class ProjectViewSet(HoplaViewSet):
     lookup_value_regex = "[^/]+"
     lookup_url_kwarg = "project"
 
-    def get_queryset(self) -> QuerySet[Project]:
-        return selectors.project_list(user=self.request.user).select_related("created_by")  # type: ignore[arg-type]
-
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(ProjectSerializer(page, many=True).data)
+        projects = selectors.project_list(user=request.user).select_related("created_by")  # type: ignore[arg-type]
+        return self.paginated(projects, ProjectSerializer)
 
     def create(self, request: Request) -> Response:
         serializer = ProjectCreateSerializer(data=request.data)
@@ -79,26 +102,18 @@ class ProjectViewSet(HoplaViewSet):
         return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, project: str) -> Response:
-        return Response(ProjectSerializer(self._project(project)).data)
+        return Response(ProjectSerializer(self.project_for(project)).data)
 
     def partial_update(self, request: Request, project: str) -> Response:
-        instance = self._project(project, Role.ADMIN, "edit the project")
+        instance = self.project_for(project, Role.ADMIN, "edit the project")
         serializer = ProjectUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         updated = project_services.project_update(project=instance, actor=request.user, data=serializer.validated_data)  # type: ignore[arg-type]
         return Response(ProjectSerializer(updated).data)
 
     def destroy(self, request: Request, project: str) -> Response:
-        project_services.project_delete(project=self._project(project, Role.ADMIN, "delete the project"))
+        project_services.project_delete(project=self.project_for(project, Role.ADMIN, "delete the project"))
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-    def _project(self, reference: str, minimum_role: Role = Role.VIEWER, action: str = "") -> Project:
-        return selectors.project_get(
-            user=self.request.user,  # type: ignore[arg-type]
-            reference=reference,
-            minimum_role=minimum_role,
-            action=action,
-        )
 
 
 @extend_schema_view(
@@ -111,25 +126,23 @@ class MemberViewSet(HoplaViewSet):
     serializer_class = MembershipSerializer
     lookup_url_kwarg = "user_id"
 
-    def get_queryset(self) -> QuerySet[Membership]:
-        return selectors.member_list(project=self._project())
-
     def list(self, request: Request, project: str) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(MembershipSerializer(page, many=True).data)
+        return self.paginated(selectors.member_list(project=self.project_for(project)), MembershipSerializer)
 
     def create(self, request: Request, project: str) -> Response:
-        instance = self._project(Role.ADMIN, "add members")
+        instance = self.project_for(project, Role.ADMIN, "add members")
         serializer = MemberAddSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         membership = project_services.member_add(project=instance, actor=request.user, **serializer.validated_data)  # type: ignore[arg-type]
         return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, project: str, user_id: str) -> Response:
-        return Response(MembershipSerializer(selectors.member_get(project=self._project(), user_id=user_id)).data)
+        return Response(
+            MembershipSerializer(selectors.member_get(project=self.project_for(project), user_id=user_id)).data
+        )
 
     def partial_update(self, request: Request, project: str, user_id: str) -> Response:
-        instance = self._project(Role.ADMIN, "change roles")
+        instance = self.project_for(project, Role.ADMIN, "change roles")
         membership = selectors.member_get(project=instance, user_id=user_id)
         serializer = MemberUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -142,20 +155,12 @@ class MemberViewSet(HoplaViewSet):
         return Response(MembershipSerializer(updated).data)
 
     def destroy(self, request: Request, project: str, user_id: str) -> Response:
-        instance = self._project()
+        instance = self.project_for(project)
         membership = selectors.member_get(project=instance, user_id=user_id)
         if membership.user_id != request.user.pk:  # anyone may leave; removing others is for admins
             selectors.require_role(instance.my_role, Role.ADMIN, "remove other members")  # type: ignore[attr-defined]
         project_services.member_remove(project=instance, actor=request.user, membership=membership)  # type: ignore[arg-type]
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-    def _project(self, minimum_role: Role = Role.VIEWER, action: str = "") -> Project:
-        return selectors.project_get(
-            user=self.request.user,  # type: ignore[arg-type]
-            reference=self.kwargs["project"],
-            minimum_role=minimum_role,
-            action=action,
-        )
 
 
 def _with_etag(response: Response, ticket: Ticket) -> Response:
@@ -181,8 +186,7 @@ class TicketViewSet(HoplaViewSet):
         return selectors.ticket_list(user=self.request.user)  # type: ignore[arg-type]
 
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(TicketSerializer(page, many=True).data)
+        return self.paginated(self.filter_queryset(self.get_queryset()), TicketSerializer)
 
     def create(self, request: Request) -> Response:
         serializer = TicketCreateSerializer(data=request.data)
@@ -193,11 +197,11 @@ class TicketViewSet(HoplaViewSet):
         return _with_etag(Response(TicketSerializer(ticket).data, status=status.HTTP_201_CREATED), ticket)
 
     def retrieve(self, request: Request, ticket: str) -> Response:
-        instance = self._ticket(ticket)
+        instance = self.ticket_for(ticket)
         return _with_etag(Response(TicketSerializer(instance).data), instance)
 
     def partial_update(self, request: Request, ticket: str) -> Response:
-        instance = self._ticket(ticket, Role.MEMBER, "edit tickets")
+        instance = self.ticket_for(ticket, Role.MEMBER, "edit tickets")
         serializer = TicketUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         updated = ticket_services.ticket_update(
@@ -209,23 +213,13 @@ class TicketViewSet(HoplaViewSet):
         return _with_etag(Response(TicketSerializer(updated).data), updated)
 
     def destroy(self, request: Request, ticket: str) -> Response:
-        instance = self._ticket(ticket, Role.ADMIN, "delete tickets")
+        instance = self.ticket_for(ticket, Role.ADMIN, "delete tickets")
         ticket_services.ticket_delete(ticket=instance, actor=request.user, if_match=request.headers.get("If-Match"))  # type: ignore[arg-type]
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @action(detail=True, methods=["get"], filterset_class=None)
     def history(self, request: Request, ticket: str) -> Response:
-        events: QuerySet[Event] = selectors.ticket_history(ticket=self._ticket(ticket))
-        page = self.paginate_queryset(events)
-        return self.get_paginated_response(EventSerializer(page, many=True).data)
-
-    def _ticket(self, reference: str, minimum_role: Role = Role.VIEWER, action: str = "") -> Ticket:
-        return selectors.ticket_get(
-            user=self.request.user,  # type: ignore[arg-type]
-            reference=reference,
-            minimum_role=minimum_role,
-            action=action,
-        )
+        return self.paginated(selectors.ticket_history(ticket=self.ticket_for(ticket)), EventSerializer)
 
     def _writable_project(self, reference: str) -> Project:
         """A body reference to a project the user cannot see is a 400 on the field, like an unknown id."""
@@ -251,25 +245,23 @@ class CommentViewSet(HoplaViewSet):
     serializer_class = CommentSerializer
     lookup_url_kwarg = "comment_id"
 
-    def get_queryset(self) -> QuerySet[Comment]:
-        return selectors.comment_list(ticket=self._ticket())
-
     def list(self, request: Request, ticket: str) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(CommentSerializer(page, many=True).data)
+        return self.paginated(selectors.comment_list(ticket=self.ticket_for(ticket)), CommentSerializer)
 
     def create(self, request: Request, ticket: str) -> Response:
-        instance = self._ticket(Role.MEMBER, "comment")
+        instance = self.ticket_for(ticket, Role.MEMBER, "comment")
         serializer = CommentSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         comment = comment_services.comment_create(ticket=instance, author=request.user, **serializer.validated_data)  # type: ignore[arg-type]
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, ticket: str, comment_id: str) -> Response:
-        return Response(CommentSerializer(selectors.comment_get(ticket=self._ticket(), comment_id=comment_id)).data)
+        return Response(
+            CommentSerializer(selectors.comment_get(ticket=self.ticket_for(ticket), comment_id=comment_id)).data
+        )
 
     def partial_update(self, request: Request, ticket: str, comment_id: str) -> Response:
-        instance = self._ticket(Role.MEMBER, "edit comments")
+        instance = self.ticket_for(ticket, Role.MEMBER, "edit comments")
         comment = selectors.comment_get(ticket=instance, comment_id=comment_id)
         if comment.author_id != request.user.pk:
             raise _not_author("edit")
@@ -280,20 +272,12 @@ class CommentViewSet(HoplaViewSet):
         return Response(CommentSerializer(updated).data)
 
     def destroy(self, request: Request, ticket: str, comment_id: str) -> Response:
-        instance = self._ticket(Role.MEMBER, "delete comments")
+        instance = self.ticket_for(ticket, Role.MEMBER, "delete comments")
         comment = selectors.comment_get(ticket=instance, comment_id=comment_id)
         if comment.author_id != request.user.pk:
             selectors.require_role(instance.my_role, Role.ADMIN, "delete other people's comments")  # type: ignore[attr-defined]
         comment_services.comment_delete(comment=comment, actor=request.user)  # type: ignore[arg-type]
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-    def _ticket(self, minimum_role: Role = Role.VIEWER, action: str = "") -> Ticket:
-        return selectors.ticket_get(
-            user=self.request.user,  # type: ignore[arg-type]
-            reference=self.kwargs["ticket"],
-            minimum_role=minimum_role,
-            action=action,
-        )
 
 
 @extend_schema_view(
@@ -312,11 +296,11 @@ class ImageViewSet(HoplaViewSet):
     http_method_names = ["get", "post", "delete", "head", "options"]
 
     def list(self, request: Request, ticket: str) -> Response:
-        page = self.paginate_queryset(selectors.image_list(ticket=self._ticket()))
-        return self.get_paginated_response(ImageSerializer(page, many=True, context={"request": request}).data)
+        images = selectors.image_list(ticket=self.ticket_for(ticket))
+        return self.paginated(images, ImageSerializer, request=request)
 
     def create(self, request: Request, ticket: str) -> Response:
-        instance = self._ticket(Role.MEMBER, "upload images")
+        instance = self.ticket_for(ticket, Role.MEMBER, "upload images")
         extra_files = set(request.FILES) - {"image"}
         if extra_files and "image" not in request.FILES:
             message = f"Send the file in the multipart field `image`, not in {sorted(extra_files)}."
@@ -332,24 +316,16 @@ class ImageViewSet(HoplaViewSet):
         return Response(ImageSerializer(image, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
     def retrieve(self, request: Request, ticket: str, image_id: str) -> Response:
-        image = selectors.image_get(ticket=self._ticket(), image_id=image_id)
+        image = selectors.image_get(ticket=self.ticket_for(ticket), image_id=image_id)
         return Response(ImageSerializer(image, context={"request": request}).data)
 
     def destroy(self, request: Request, ticket: str, image_id: str) -> Response:
-        instance = self._ticket(Role.MEMBER, "delete images")
+        instance = self.ticket_for(ticket, Role.MEMBER, "delete images")
         image = selectors.image_get(ticket=instance, image_id=image_id)
         if image.uploaded_by_id != request.user.pk:
             selectors.require_role(instance.my_role, Role.ADMIN, "delete other people's images")  # type: ignore[attr-defined]
         image_services.image_delete(image=image, actor=request.user)  # type: ignore[arg-type]
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-    def _ticket(self, minimum_role: Role = Role.VIEWER, action: str = "") -> Ticket:
-        return selectors.ticket_get(
-            user=self.request.user,  # type: ignore[arg-type]
-            reference=self.kwargs["ticket"],
-            minimum_role=minimum_role,
-            action=action,
-        )
 
 
 def _not_author(verb: str) -> PermissionDenied:

@@ -6,7 +6,7 @@ RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 PORT ?= 8000
 
-.PHONY: run test lint format install migrate clean
+.PHONY: run test lint format install migrate clean postman
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,9 +42,15 @@ format: $(DEV)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# Runs against the real PostgreSQL and Redis (see conftest.py for the defaults and how to start them).
+# Runs against the real PostgreSQL and Redis (see conftest.py for the defaults and how to start them),
+# then the Postman collection with newman against a live server and worker.
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+	scripts/run_postman.sh
+
+postman: $(DEV)
+	$(BIN)/python scripts/build_postman_collection.py
+	scripts/run_postman.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .newman

@@ -401,7 +401,8 @@ tickets = [
             *status(200),
             JSON_BODY,
             "const types = body.results.map(event => event.type);",
-            "pm.test('oldest first', () => pm.expect(types).to.eql(['ticket.created', 'ticket.updated', 'ticket.updated']));",
+            "const expected = ['ticket.created', 'ticket.updated', 'ticket.updated'];",
+            "pm.test('oldest first', () => pm.expect(types).to.eql(expected));",
             "pm.test('event shape', () => pm.expect(body.results[0]).to.have.all.keys("
             + ", ".join(f"'{k}'" for k in EVENT)
             + "));",

@@ -9,13 +9,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hopla.settings.local")
 django_http_application = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from realtime.origins import origin_validator  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_http_application,
-        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+        # Channels' AllowedHostsOriginValidator, but letting through clients that send no Origin
+        # (scripts, not browsers): the reasons are in realtime/origins.py.
+        "websocket": origin_validator(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -1,12 +1,13 @@
 """The one place events are written, and published to dashboards once their transaction commits."""
 
+import asyncio
 import json
 import logging
 from functools import partial
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
 from django.db import connection, transaction
 from django.db.models import Max
 from rest_framework.utils.encoders import JSONEncoder
@@ -24,6 +25,17 @@ _EVENT_SEQUENCE_LOCK = 0x686F706C61
 def project_group(project_id: Any) -> str:
     """The channel-layer group that receives every event of one project."""
     return f"project.{project_id}"
+
+
+def user_group(user_id: Any) -> str:
+    """The channel-layer group of one user's connections: told when the user joins or leaves a project."""
+    return f"user.{user_id}"
+
+
+# A user who joins a project is not yet in its group, so these events also go to the user's own group.
+_MEMBERSHIP_CHANGES = {EventType.MEMBER_ADDED, EventType.MEMBER_REMOVED}
+# A stalled Redis must not hold the request that made the change for long.
+_PUBLISH_TIMEOUT_SECONDS = 2.0
 
 
 def event_record(
@@ -71,8 +83,16 @@ def event_publish(event: Event) -> None:
         layer = get_channel_layer()
         if layer is None:
             return
-        async_to_sync(layer.group_send)(
-            project_group(event.project_id), {"type": "event.message", "event": event_payload(event)}
-        )
+        groups = [project_group(event.project_id)]
+        if event.type in _MEMBERSHIP_CHANGES:
+            groups.append(user_group(event.data["user"]["id"]))
+        async_to_sync(_group_send_all)(layer, groups, {"type": "event.message", "event": event_payload(event)})
     except Exception:
         logger.exception("event publish failed", extra={"fields": {"event": str(event.id), "seq": event.seq}})
+
+
+async def _group_send_all(layer: BaseChannelLayer, groups: list[str], message: dict[str, Any]) -> None:
+    """Send in order: the project's group first, so a consumer joining it on the user's copy gets no second one."""
+    async with asyncio.timeout(_PUBLISH_TIMEOUT_SECONDS):
+        for group in groups:
+            await layer.group_send(group, message)

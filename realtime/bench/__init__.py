@@ -1,0 +1,1 @@
+"""Measurements behind the realtime settings (run by hand, not by the test suite)."""

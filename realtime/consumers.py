@@ -76,6 +76,7 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
             # A close before accept becomes an HTTP 403 without a code; accept first, then close.
             await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
+            logger.info("websocket refused", extra={"fields": {"reason": "bad or missing token"}})
             return
         self.user = user
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
@@ -85,6 +86,10 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
         await self.accept()
         # Channel-layer messages wait until this handler returns, so hello is always the first message.
         await self._send({"type": "hello", "user": str(user.pk), "projects": sorted(self.subscribed)})
+        logger.info(
+            "websocket connected",
+            extra={"fields": {"user": str(user.pk), "projects": len(self.subscribed), "channel": self.channel_name}},
+        )
 
     async def disconnect(self, code: int) -> None:
         if self.replay is not None:
@@ -93,6 +98,10 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
             await asyncio.gather(self.replay, return_exceptions=True)
         if self.user is None:
             return
+        logger.info(
+            "websocket disconnected",
+            extra={"fields": {"user": str(self.user.pk), "code": code, "channel": self.channel_name}},
+        )
         await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
         for project in list(self.subscribed):
             await self._leave(project)

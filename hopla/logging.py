@@ -1,4 +1,4 @@
-"""One JSON object per log line, so that request and job logs can be searched by field."""
+"""Log lines with fields: JSON for machines (production), `key=value` text for people (development)."""
 
 import json
 import logging
@@ -24,6 +24,19 @@ class JSONFormatter(logging.Formatter):
 
 
 _TOKEN_IN_TEXT = re.compile(r"(token=)[^&\s\"']+")
+
+
+class TextFormatter(logging.Formatter):
+    """`12:00:01 INFO hopla.request GET /api/v1/tickets/ 200 duration_ms=12.5 request_id=...`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        at = datetime.fromtimestamp(record.created, tz=UTC).strftime("%H:%M:%S")
+        fields = getattr(record, "fields", {})
+        shown = " ".join(f"{key}={value}" for key, value in fields.items() if value is not None)
+        line = f"{at} {record.levelname} {record.name} {record.getMessage()}" + (f" {shown}" if shown else "")
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
 
 
 class RedactTokensFilter(logging.Filter):

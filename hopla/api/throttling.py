@@ -1,5 +1,6 @@
 """Throttle plumbing shared by apps."""
 
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -17,3 +18,14 @@ class AnonymousRateThrottle(LiveRateThrottle):
 
     def get_cache_key(self, request, view):  # type: ignore[no-untyped-def]
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class UserWriteThrottle(LiveRateThrottle):
+    """Caps the writes (POST, PATCH, DELETE) of each signed-in user; reads are not counted."""
+
+    scope = "user_write"
+
+    def get_cache_key(self, request, view):  # type: ignore[no-untyped-def]
+        if request.method in SAFE_METHODS or not request.user or not request.user.is_authenticated:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 
@@ -153,7 +154,9 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "hopla.api.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["hopla.api.throttling.UserWriteThrottle"],
     "DEFAULT_THROTTLE_RATES": {
+        "user_write": env.str("USER_WRITE_THROTTLE_RATE", default="300/min"),
         "login_ip": env.str("LOGIN_THROTTLE_RATE_IP", default="20/min"),
         "login_email": env.str("LOGIN_THROTTLE_RATE_EMAIL", default="5/min"),
         "password_reset": env.str("PASSWORD_RESET_THROTTLE_RATE", default="5/hour"),
@@ -232,15 +235,17 @@ if SILK_ENABLED:
 
 # --- Logging -----------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
-LOGGING = {
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "json": {"()": "hopla.logging.JSONFormatter"},
+        "text": {"()": "hopla.logging.TextFormatter"},
     },
     "filters": {"redact_tokens": {"()": "hopla.logging.RedactTokensFilter"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["redact_tokens"]},
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact_tokens"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

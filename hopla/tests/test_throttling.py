@@ -1,0 +1,25 @@
+"""Per-user write throttling: writes are capped per user, reads never are."""
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+from accounts.tests.factories import UserFactory
+from tickets.tests.conftest import client_for
+
+pytestmark = pytest.mark.django_db
+
+RATES = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "user_write": "3/min"}
+
+
+@override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": RATES})
+def test_writes_are_throttled_per_user_and_reads_are_not():
+    busy, calm = client_for(UserFactory()), client_for(UserFactory())
+    statuses = [busy.patch("/api/v1/auth/me/", {"full_name": f"N{n}"}, format="json").status_code for n in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    throttled = busy.post("/api/v1/projects/", {"key": "THR", "name": "x"}, format="json")
+    assert throttled.status_code == 429
+    assert throttled.json()["code"] == "throttled"
+    assert int(throttled["Retry-After"]) > 0
+    assert all(busy.get("/api/v1/auth/me/").status_code == 200 for _ in range(5))
+    assert calm.patch("/api/v1/auth/me/", {"full_name": "Calm"}, format="json").status_code == 200

@@ -1,12 +1,18 @@
-"""Admin for projects, memberships, tickets (with their comments) and the read-only event log."""
+"""Admin for projects, memberships, tickets with their comments and images, and the read-only event log."""
 
 from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html
 
-from tickets.models import Comment, Event, Image, Membership, Project, Ticket
+from tickets.models import Comment, Event, EventType, Image, Membership, Project, Ticket
+
+
+def ticket_link(ticket_id: Any, label: str) -> str:
+    """A link to a ticket's admin page, so events, comments and images lead back to their ticket."""
+    return format_html('<a href="{}">{}</a>', reverse("admin:tickets_ticket_change", args=[ticket_id]), label)
 
 
 class MembershipInline(admin.TabularInline):
@@ -73,11 +79,28 @@ class TicketAdmin(admin.ModelAdmin):
     inlines = [CommentInline, ImageInline]
 
 
+@admin.register(Comment)
+class CommentAdmin(admin.ModelAdmin):
+    list_display = ["id", "on_ticket", "author", "created_at", "updated_at"]
+    list_filter = ["created_at"]
+    search_fields = ["body", "ticket__key", "author__email"]
+    list_select_related = ["ticket", "author"]
+    autocomplete_fields = ["author"]
+    readonly_fields = ["ticket", "created_at", "updated_at"]
+
+    @admin.display(description="ticket", ordering="ticket__key")
+    def on_ticket(self, comment: Comment) -> str:
+        return ticket_link(comment.ticket_id, comment.ticket.key)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # comments are written through the API, which records their events
+
+
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
     """The history is written by services only; the admin shows it and never changes it."""
 
-    list_display = ["seq", "type", "project", "ticket", "actor", "at"]
+    list_display = ["seq", "type", "project", "on_ticket", "actor", "at"]
     list_filter = ["type", "project"]
     search_fields = ["=ticket", "type", "actor__email"]
     list_select_related = ["project", "actor"]
@@ -85,6 +108,16 @@ class EventAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in Event._meta.fields]
+
+    @admin.display(description="ticket")
+    def on_ticket(self, event: Event) -> str:
+        if event.ticket is None:
+            return "-"
+        # Ticket events carry the ticket in `data`; comment and image events name it by id only.
+        label = event.data.get("key") or str(event.ticket)
+        if event.type == EventType.TICKET_DELETED:
+            return label  # nothing left to link to
+        return ticket_link(event.ticket, label)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -98,11 +131,15 @@ class EventAdmin(admin.ModelAdmin):
 
 @admin.register(Image)
 class ImageAdmin(admin.ModelAdmin):
-    list_display = ["id", "ticket", "status", "original_filename", "format", "bytes", "attempts", "created_at"]
+    list_display = ["id", "on_ticket", "status", "original_filename", "format", "bytes", "attempts", "created_at"]
     list_filter = ["status", "format", "created_at"]
     search_fields = ["=id", "ticket__key", "original_filename"]
     list_select_related = ["ticket"]
     readonly_fields = [field.name for field in Image._meta.fields]
+
+    @admin.display(description="ticket", ordering="ticket__key")
+    def on_ticket(self, image: Image) -> str:
+        return ticket_link(image.ticket_id, image.ticket.key)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

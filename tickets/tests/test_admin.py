@@ -29,6 +29,8 @@ def staff_client(team) -> Client:
         "/admin/tickets/ticket/?status__exact=open&q=Changed",
         "/admin/tickets/event/?type__exact=ticket.updated",
         "/admin/accounts/user/?q=example",
+        "/admin/tickets/comment/?q=OPS",
+        "/admin/tickets/image/",
     ],
 )
 def test_changelists_load(staff_client, path):

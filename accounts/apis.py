@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -34,7 +34,9 @@ class PublicApi(APIView):
 class RegisterApi(PublicApi):
     throttle_classes = [RegisterThrottle]
 
-    @extend_schema(request=RegisterSerializer, responses={201: UserSerializer}, tags=["auth"])
+    @extend_schema(
+        request=RegisterSerializer, responses={201: UserSerializer}, tags=["auth"], summary="Create an account"
+    )
     def post(self, request: Request) -> Response:
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -45,19 +47,26 @@ class RegisterApi(PublicApi):
 class LoginApi(TokenObtainPairView):
     throttle_classes = [LoginIPThrottle, LoginEmailThrottle]
 
-    @extend_schema(responses={200: TokenPairSerializer}, tags=["auth"])
+    @extend_schema(responses={200: TokenPairSerializer}, tags=["auth"], summary="Log in: an access and a refresh token")
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().post(request, *args, **kwargs)
 
 
 class RefreshApi(TokenRefreshView):
-    @extend_schema(responses={200: TokenPairSerializer}, tags=["auth"])
+    @extend_schema(
+        responses={200: TokenPairSerializer}, tags=["auth"], summary="New tokens; the old refresh stops working"
+    )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().post(request, *args, **kwargs)
 
 
 class LogoutApi(APIView):
-    @extend_schema(request=RefreshTokenSerializer, responses={204: None}, tags=["auth"])
+    @extend_schema(
+        request=RefreshTokenSerializer,
+        responses={204: None},
+        tags=["auth"],
+        summary="Log out: the refresh token stops working",
+    )
     def post(self, request: Request) -> Response:
         serializer = RefreshTokenSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -65,6 +74,7 @@ class LogoutApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@extend_schema_view(get=extend_schema(summary="Your profile"), patch=extend_schema(summary="Edit your name"))
 @extend_schema(tags=["auth"])
 class MeApi(generics.RetrieveUpdateAPIView):
     serializer_class = UserSerializer
@@ -79,7 +89,12 @@ class MeApi(generics.RetrieveUpdateAPIView):
 
 
 class PasswordChangeApi(APIView):
-    @extend_schema(request=PasswordChangeSerializer, responses={204: None}, tags=["auth"])
+    @extend_schema(
+        request=PasswordChangeSerializer,
+        responses={204: None},
+        tags=["auth"],
+        summary="Change your password (ends your other sessions)",
+    )
     def post(self, request: Request) -> Response:
         serializer = PasswordChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -90,7 +105,12 @@ class PasswordChangeApi(APIView):
 class PasswordResetApi(PublicApi):
     throttle_classes = [PasswordResetThrottle]
 
-    @extend_schema(request=PasswordResetSerializer, responses={202: None}, tags=["auth"])
+    @extend_schema(
+        request=PasswordResetSerializer,
+        responses={202: None},
+        tags=["auth"],
+        summary="Email a password reset link (202 whether or not the account exists)",
+    )
     def post(self, request: Request) -> Response:
         serializer = PasswordResetSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -101,7 +121,12 @@ class PasswordResetApi(PublicApi):
 class PasswordResetConfirmApi(PublicApi):
     throttle_classes = [PasswordResetThrottle]
 
-    @extend_schema(request=PasswordResetConfirmSerializer, responses={204: None}, tags=["auth"])
+    @extend_schema(
+        request=PasswordResetConfirmSerializer,
+        responses={204: None},
+        tags=["auth"],
+        summary="Set a new password with the emailed uid and token",
+    )
     def post(self, request: Request) -> Response:
         serializer = PasswordResetConfirmSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -81,8 +81,14 @@ class HoplaViewSet(viewsets.GenericViewSet):
 
 @extend_schema_view(
     list=extend_schema(summary="Projects you are a member of"),
-    create=extend_schema(request=ProjectCreateSerializer, responses={201: ProjectSerializer}),
-    partial_update=extend_schema(request=ProjectUpdateSerializer),
+    create=extend_schema(
+        request=ProjectCreateSerializer,
+        responses={201: ProjectSerializer},
+        summary="Create a project (you become admin)",
+    ),
+    retrieve=extend_schema(summary="A project, by id or key"),
+    partial_update=extend_schema(request=ProjectUpdateSerializer, summary="Edit a project (admins)"),
+    destroy=extend_schema(summary="Delete a project with its tickets (admins)"),
 )
 @extend_schema(tags=["projects"])
 class ProjectViewSet(HoplaViewSet):
@@ -117,8 +123,15 @@ class ProjectViewSet(HoplaViewSet):
 
 
 @extend_schema_view(
-    create=extend_schema(request=MemberAddSerializer, responses={201: MembershipSerializer}),
-    partial_update=extend_schema(request=MemberUpdateSerializer),
+    list=extend_schema(summary="The project's members"),
+    create=extend_schema(
+        request=MemberAddSerializer,
+        responses={201: MembershipSerializer},
+        summary="Add a member by id or email (admins)",
+    ),
+    retrieve=extend_schema(summary="One member"),
+    partial_update=extend_schema(request=MemberUpdateSerializer, summary="Change a member's role (admins)"),
+    destroy=extend_schema(summary="Remove a member (admins), or leave the project yourself"),
 )
 @extend_schema(tags=["projects"])
 class MemberViewSet(HoplaViewSet):
@@ -169,9 +182,13 @@ def _with_etag(response: Response, ticket: Ticket) -> Response:
 
 
 @extend_schema_view(
-    create=extend_schema(request=TicketCreateSerializer, responses={201: TicketSerializer}),
-    partial_update=extend_schema(request=TicketUpdateSerializer, parameters=[IF_MATCH]),
-    destroy=extend_schema(parameters=[IF_MATCH]),
+    list=extend_schema(summary="Tickets of all your projects, filtered and ordered"),
+    create=extend_schema(request=TicketCreateSerializer, responses={201: TicketSerializer}, summary="Create a ticket"),
+    retrieve=extend_schema(summary="A ticket, by id or key (OPS-12); answers an ETag"),
+    partial_update=extend_schema(
+        request=TicketUpdateSerializer, parameters=[IF_MATCH], summary="Edit a ticket or move its status"
+    ),
+    destroy=extend_schema(parameters=[IF_MATCH], summary="Delete a ticket (admins)"),
     history=extend_schema(responses={200: EventSerializer(many=True)}, summary="The ticket's events, oldest first"),
 )
 @extend_schema(tags=["tickets"])
@@ -237,7 +254,11 @@ class TicketViewSet(HoplaViewSet):
 
 
 @extend_schema_view(
-    create=extend_schema(responses={201: CommentSerializer}),
+    list=extend_schema(summary="The ticket's comments, oldest first"),
+    create=extend_schema(responses={201: CommentSerializer}, summary="Comment on a ticket"),
+    retrieve=extend_schema(summary="One comment"),
+    partial_update=extend_schema(summary="Edit your comment"),
+    destroy=extend_schema(summary="Delete a comment (its author or an admin)"),
 )
 @extend_schema(tags=["comments"])
 class CommentViewSet(HoplaViewSet):
@@ -281,6 +302,9 @@ class CommentViewSet(HoplaViewSet):
 
 
 @extend_schema_view(
+    list=extend_schema(summary="The ticket's images"),
+    retrieve=extend_schema(summary="One image, with its status"),
+    destroy=extend_schema(summary="Delete an image and its stored file (its uploader or an admin)"),
     create=extend_schema(
         request={"multipart/form-data": ImageUploadSerializer},
         responses={202: ImageSerializer},

@@ -70,3 +70,11 @@ def test_readyz_is_503_when_redis_is_unreachable(api_client, settings):
 
 def test_silk_is_off_unless_enabled(api_client):
     assert api_client.get("/silk/").status_code == 404
+
+
+def test_every_operation_has_a_summary_and_a_tag(api_client):
+    schema = api_client.get("/api/schema/?format=json").json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            assert operation.get("summary"), f"{method.upper()} {path} has no summary"
+            assert operation.get("tags"), f"{method.upper()} {path} has no tag"

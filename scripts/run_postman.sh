@@ -33,7 +33,8 @@ redis-cli -n 14 flushdb >/dev/null
 
 .venv/bin/uvicorn hopla.asgi:application --host 127.0.0.1 --port "$PORT" --log-level warning >"$WORK/web.log" 2>&1 &
 pids+=($!)
-.venv/bin/python manage.py rqworker default --with-scheduler >"$WORK/worker.log" 2>&1 &
+.venv/bin/python manage.py rqworker default --with-scheduler --worker-class hopla.worker.PeriodicTasksWorker \
+  >"$WORK/worker.log" 2>&1 &
 pids+=($!)
 
 for _ in $(seq 60); do

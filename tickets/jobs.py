@@ -18,3 +18,10 @@ def destroy_image_asset(image_id: str) -> None:
     """Remove a deleted image's stored asset (Cloudinary or local disk)."""
     images.image_destroy_asset(image_id=image_id)
     logger.info("image asset destroyed", extra={"fields": {"job": "destroy_image_asset", "image": image_id}})
+
+
+def requeue_stuck_images() -> None:
+    """Periodic sweep run by the worker (hopla.worker): queue again images left pending or processing."""
+    requeued = images.images_requeue_stuck()
+    if requeued:
+        logger.warning("stuck images requeued", extra={"fields": {"job": "requeue_stuck_images", "images": requeued}})

@@ -85,6 +85,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "hopla",
+            # Fail fast when Redis is away: throttling then lets requests through (hopla.api.throttling).
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1},
         }
     }
     # Redis pub/sub rather than channels_redis' list-based RedisChannelLayer, measured with
@@ -211,8 +213,11 @@ IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=40_000_000)
 IMAGE_THUMBNAIL_SIZE = env.int("IMAGE_THUMBNAIL_SIZE", default=256)
 # Seconds between tries of the storing job after a transient failure; one retry per entry.
 IMAGE_RETRY_INTERVALS = [int(seconds) for seconds in env.list("IMAGE_RETRY_INTERVALS", default=["10", "60", "300"])]
-# Images still pending or processing after this long are re-enqueued by `requeue_stuck_images`.
+# Images still pending or processing after this long are re-enqueued, by the worker's sweep below
+# or by `manage.py requeue_stuck_images`.
 IMAGE_STUCK_AFTER_SECONDS = env.int("IMAGE_STUCK_AFTER_SECONDS", default=15 * 60)
+# Sweeps the worker (hopla.worker.PeriodicTasksWorker) runs in the background: dotted path → seconds.
+WORKER_PERIODIC_TASKS = {"tickets.jobs.requeue_stuck_images": env.int("IMAGE_SWEEP_INTERVAL_SECONDS", default=60)}
 
 # Without collectstatic (local runs, tests) whitenoise serves straight from the app folders.
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)

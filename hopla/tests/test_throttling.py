@@ -23,3 +23,20 @@ def test_writes_are_throttled_per_user_and_reads_are_not():
     assert int(throttled["Retry-After"]) > 0
     assert all(busy.get("/api/v1/auth/me/").status_code == 200 for _ in range(5))
     assert calm.patch("/api/v1/auth/me/", {"full_name": "Calm"}, format="json").status_code == 200
+
+
+UNREACHABLE_REDIS = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1},
+    }
+}
+
+
+@override_settings(CACHES=UNREACHABLE_REDIS)
+def test_with_the_throttle_counters_unreachable_requests_go_through(user, password):
+    login = client_for(user).post("/api/v1/auth/login/", {"email": user.email, "password": password}, format="json")
+    assert login.status_code == 200
+    write = client_for(user).patch("/api/v1/auth/me/", {"full_name": "Redis is down"}, format="json")
+    assert write.status_code == 200

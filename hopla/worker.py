@@ -1,0 +1,49 @@
+"""The RQ worker hopla runs: RQ's own, plus the periodic sweeps listed in `WORKER_PERIODIC_TASKS`.
+
+A sweep repairs what a queue cannot: work whose job was never queued (Redis was down when the web
+request committed) or whose worker died mid-job. It runs in a thread of the worker's main process,
+so it keeps going while Redis is away and needs no extra process type in the Procfile.
+"""
+
+import logging
+import threading
+import time
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.utils.module_loading import import_string
+from rq import Worker
+
+logger = logging.getLogger("hopla.jobs")
+
+
+def run_periodic_task(path: str) -> None:
+    """Run one sweep; its failure is logged and the next run tries again."""
+    try:
+        import_string(path)()
+    except Exception:
+        logger.exception("periodic task failed", extra={"fields": {"task": path}})
+    finally:
+        connection.close()  # this thread's own connection: nothing else would close it
+
+
+class PeriodicTasksWorker(Worker):
+    """`python manage.py rqworker default --with-scheduler --worker-class hopla.worker.PeriodicTasksWorker`."""
+
+    def work(self, burst: bool = False, **kwargs: Any) -> bool:  # type: ignore[override]
+        tasks: dict[str, int] = settings.WORKER_PERIODIC_TASKS
+        if burst:
+            # A burst worker drains the queue and leaves: sweep once first so it drains the repairs too.
+            for path in tasks:
+                run_periodic_task(path)
+        else:
+            for path, interval in tasks.items():
+                threading.Thread(target=self._every, args=(path, interval), name=f"sweep {path}", daemon=True).start()
+        return super().work(burst=burst, **kwargs)
+
+    @staticmethod
+    def _every(path: str, interval: int) -> None:
+        while True:
+            run_periodic_task(path)
+            time.sleep(interval)

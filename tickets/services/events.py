@@ -38,6 +38,18 @@ _MEMBERSHIP_CHANGES = {EventType.MEMBER_ADDED, EventType.MEMBER_REMOVED}
 _PUBLISH_TIMEOUT_SECONDS = 2.0
 
 
+def event_sequence_lock_and_last() -> int:
+    """Take the lock that orders event numbering until the transaction ends; answer the last `seq`.
+
+    Whoever numbers events (event_record, seed_demo's bulk load) holds it, so numbers are handed out
+    in commit order. SQLite needs no lock: it runs one write transaction at a time.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_EVENT_SEQUENCE_LOCK])
+    return Event.objects.aggregate(last=Max("seq"))["last"] or 0
+
+
 def event_record(
     *,
     type: EventType,
@@ -54,10 +66,7 @@ def event_record(
     """
     if not connection.in_atomic_block:
         raise RuntimeError("event_record must run inside the transaction of the change it records")
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_EVENT_SEQUENCE_LOCK])
-    seq = (Event.objects.aggregate(last=Max("seq"))["last"] or 0) + 1
+    seq = event_sequence_lock_and_last() + 1
     event = Event.objects.create(
         seq=seq,
         type=type,

@@ -1,5 +1,7 @@
 """Login and reset throttles: per client IP and per target email, rates in REST_FRAMEWORK settings."""
 
+import hashlib
+
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -20,7 +22,9 @@ class LoginEmailThrottle(LiveRateThrottle):
         email = request.data.get("email") if hasattr(request.data, "get") else None
         if not isinstance(email, str) or not email.strip():
             return None  # the serializer will reject the body; nothing to count
-        return self.cache_format % {"scope": self.scope, "ident": normalize_email(email)}
+        # Hashed: the email is any text the client sent (spaces, control characters, 1 MB), not a valid cache key.
+        ident = hashlib.sha256(normalize_email(email).encode("utf-8", "backslashreplace")).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
 class PasswordResetThrottle(AnonymousRateThrottle):

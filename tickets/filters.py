@@ -126,7 +126,8 @@ class TicketOrderingFilter(django_filters.OrderingFilter):
     def filter(self, qs: QuerySet[Ticket], value: list[str] | None) -> QuerySet[Ticket]:
         ordering: list[OrderBy] = []
         descending = True
-        for param in value or ["-created_at"]:
+        # Empty items (`ordering=,` or a trailing comma) are ignored, as in the other comma lists.
+        for param in [param for param in value or [] if param] or ["-created_at"]:
             descending = param.startswith("-")
             for field in ORDERING_FIELDS[param.removeprefix("-")]:
                 # Tickets without a due date sort last both ways. Only nullable fields say NULLS LAST:

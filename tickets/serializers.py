@@ -210,6 +210,9 @@ class CommentSerializer(serializers.ModelSerializer):
 
 class ImageSerializer(serializers.ModelSerializer):
     ticket = serializers.UUIDField(source="ticket_id", read_only=True)
+    # Empty until the image is ready: plain strings in the schema, not `format: uri` ("" is no URI).
+    url = serializers.CharField(read_only=True, help_text="The stored image; empty until `status` is `ready`.")
+    thumbnail_url = serializers.CharField(read_only=True, help_text="Its thumbnail; empty until `status` is `ready`.")
     uploaded_by = UserSummarySerializer(read_only=True, allow_null=True)
 
     class Meta:

@@ -7,12 +7,15 @@ reshaped here so that clients see one body shape whatever failed.
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from hopla.api.parsers import RequestTooLarge
 
 
 class ApplicationError(exceptions.APIException):
@@ -39,6 +42,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge(str(exc))
+    elif isinstance(exc, SuspiciousOperation):  # TooManyFieldsSent, TooManyFilesSent while parsing a body
+        exc = exceptions.ParseError(str(exc))
 
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -72,8 +79,28 @@ def error_body(exc: exceptions.APIException) -> dict[str, Any]:
     return body
 
 
-def _field_errors(details: Any) -> dict[str, Any]:
-    """`get_full_details()` gives a list for non-field errors; the contract keys them by name."""
-    if isinstance(details, dict):
-        return details
-    return {"non_field_errors": details if isinstance(details, list) else [details]}
+def _field_errors(details: Any) -> dict[str, list[dict[str, str]]]:
+    """The contract's `{"field": [{"message", "code"}]}` from `get_full_details()`.
+
+    DRF answers a list for non-field errors (keyed `non_field_errors` here) and nests the errors of
+    list items and nested objects (`{"labels": {"0": [...]}}`): those become messages that say where.
+    """
+    if not isinstance(details, dict):
+        return {"non_field_errors": _flat(details, "")}
+    return {str(field): _flat(errors, "") for field, errors in details.items()}
+
+
+def _flat(errors: Any, where: str) -> list[dict[str, str]]:
+    if isinstance(errors, dict) and set(errors) == {"message", "code"}:
+        message = f"{where}: {errors['message']}" if where else str(errors["message"])
+        return [{"message": message, "code": str(errors["code"])}]
+    if isinstance(errors, dict):
+        return [item for key, value in errors.items() for item in _flat(value, _join(where, key))]
+    if isinstance(errors, list):
+        return [item for value in errors for item in _flat(value, where)]
+    return [{"message": f"{where}: {errors}" if where else str(errors), "code": "invalid"}]
+
+
+def _join(where: str, key: Any) -> str:
+    label = f"item {key}" if str(key).isdigit() else str(key)
+    return f"{where}, {label}" if where else label

@@ -16,6 +16,20 @@ class RequestTooLarge(APIException):
     default_code = "request_too_large"
 
 
+def _reject_lone_surrogates(data: Any) -> None:
+    """`"\\ud800"` is valid JSON but no Unicode text: PostgreSQL, Redis and the JSON renderer all fail on it."""
+    pending = [data]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            item.encode("utf-8")  # UnicodeEncodeError on a lone surrogate
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+
+
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -32,9 +46,13 @@ class SafeJSONParser(JSONParser):
             raise RequestTooLarge(f"JSON bodies are limited to {limit} bytes.")
         try:
             text = raw.decode("utf-8")
-            return json.loads(text, parse_constant=_reject_constant)
+            data = json.loads(text, parse_constant=_reject_constant)
+            _reject_lone_surrogates(data)
+            return data
         except UnicodeDecodeError as error:
             raise ParseError("The body is not UTF-8 encoded.") from error
+        except UnicodeEncodeError as error:
+            raise ParseError("The JSON body escapes a lone surrogate (such as \\ud800), which is not text.") from error
         except RecursionError as error:
             raise ParseError("The JSON body is nested too deeply.") from error
         except ValueError as error:

@@ -90,7 +90,7 @@ if REDIS_URL:
         }
     }
     # Redis pub/sub rather than channels_redis' list-based RedisChannelLayer, measured with
-    # `python -m realtime.bench.event_delay`: it delivers sooner (median 10.6 against 13.5 ms for one
+    # `python -m bench.event_delay`: it delivers sooner (median 10.6 against 13.5 ms for one
     # client; about 80 against 85 ms for 200), and with 200 clients connecting at once the list-based
     # layer dropped sockets on Redis read timeouts in 3 runs out of 4, where pub/sub delivered every
     # event. Nor does pub/sub cap a channel (the other drops messages past 100 queued) or expire
@@ -146,10 +146,8 @@ REST_FRAMEWORK = {
         "hopla.api.authentication.JWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": [
-        "hopla.api.parsers.SafeJSONParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only; the image upload declares its own multipart parser (SPEC §2).
+    "DEFAULT_PARSER_CLASSES": ["hopla.api.parsers.SafeJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "hopla.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 25,
@@ -183,6 +181,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "hopla.api.schema.add_error_responses"],
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "ENUM_NAME_OVERRIDES": {
         "TicketStatusEnum": "tickets.models.Status",

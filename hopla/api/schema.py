@@ -1,0 +1,134 @@
+"""OpenAPI post-processing: the error responses of SPEC §2, documented once for every operation.
+
+drf-spectacular documents only the success answer of each view. This hook adds the errors an
+operation can answer, all in the contract's body shape (`Error`), so that clients, Swagger users and
+schema-driven tests (`hopla/tests/test_schemathesis.py`) know them. Which errors an operation can
+answer follows from what its schema already says (a body, query parameters, path parameters, the JWT
+requirement, a write method), plus a short table of the domain errors named by SPEC §4 and §5.
+"""
+
+from typing import Any
+
+ERROR_SCHEMA = "Error"
+ERROR_ITEM_SCHEMA = "ErrorItem"
+ERROR_REF = {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}
+
+SAFE_METHODS = {"get", "head", "options"}
+JWT_SCHEME = "jwtAuth"
+
+# Public endpoints that still answer 401: bad credentials, a bad or blacklisted refresh token.
+CREDENTIAL_ENDPOINTS = {"/api/v1/auth/login/", "/api/v1/auth/refresh/"}
+# Public endpoints throttled per client address or per email (the signed-in write throttle covers the rest).
+THROTTLED_PUBLIC_ENDPOINTS = {
+    "/api/v1/auth/login/",
+    "/api/v1/auth/register/",
+    "/api/v1/auth/password/reset/",
+    "/api/v1/auth/password/reset/confirm/",
+}
+# Writes any signed-in user may make: no role is checked, so no 403.
+OPEN_WRITES = {("post", "/api/v1/projects/")}
+# Domain errors of SPEC §4 (a project keeps one admin) and §5 (workflow, If-Match).
+DOMAIN_ERRORS: dict[tuple[str, str], dict[int, str]] = {
+    ("patch", "/api/v1/tickets/{ticket}/"): {
+        409: "`invalid_transition`: the status cannot move there; `allowed` lists the targets.",
+        412: "`precondition_failed`: the `If-Match` ETag is stale; `version` is the current one.",
+    },
+    ("delete", "/api/v1/tickets/{ticket}/"): {
+        412: "`precondition_failed`: the `If-Match` ETag is stale; `version` is the current one.",
+    },
+    ("patch", "/api/v1/projects/{project}/members/{user_id}/"): {
+        409: "`last_admin`: the project would be left without an admin.",
+    },
+    ("delete", "/api/v1/projects/{project}/members/{user_id}/"): {
+        409: "`last_admin`: the project would be left without an admin.",
+    },
+}
+
+DESCRIPTIONS = {
+    400: "Invalid input: `code` is `invalid` with `errors` per field, or `parse_error` for a malformed body.",
+    401: "Not authenticated, or the credentials or token are not valid.",
+    403: "Your role in the project does not allow this.",
+    404: "No such object among those you may see.",
+    413: "`request_too_large`: the JSON body is over `API_MAX_JSON_BYTES`.",
+    415: "`unsupported_media_type`: send JSON (or multipart/form-data where documented).",
+    429: "`throttled`: too many requests; wait `retry_after` seconds (also in `Retry-After`).",
+}
+
+
+def error_components() -> dict[str, Any]:
+    return {
+        ERROR_ITEM_SCHEMA: {
+            "type": "object",
+            "properties": {"message": {"type": "string"}, "code": {"type": "string"}},
+            "required": ["message", "code"],
+        },
+        ERROR_SCHEMA: {
+            "type": "object",
+            "description": "Every API error (SPEC §2). Some codes carry extra members, e.g. `version` "
+            "with `precondition_failed`, `allowed` with `invalid_transition`, `retry_after` with `throttled`.",
+            "properties": {
+                "detail": {"type": "string", "description": "A human sentence."},
+                "code": {"type": "string", "description": "A stable machine string."},
+                "errors": {
+                    "type": "object",
+                    "description": "Validation errors by field (`non_field_errors` for the others). A list "
+                    "field's errors are keyed by item index.",
+                    "additionalProperties": {
+                        "oneOf": [
+                            {"type": "array", "items": {"$ref": f"#/components/schemas/{ERROR_ITEM_SCHEMA}"}},
+                            {"type": "object"},
+                        ]
+                    },
+                },
+            },
+            "required": ["detail", "code"],
+        },
+    }
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": ERROR_REF}}}
+
+
+def operation_error_codes(path: str, method: str, operation: dict[str, Any]) -> dict[int, str]:
+    """The error statuses `operation` can answer, each with its description."""
+    parameters = operation.get("parameters", [])
+    requires_jwt = any(JWT_SCHEME in requirement for requirement in operation.get("security") or [])
+    writes = method not in SAFE_METHODS
+    codes: set[int] = set()
+    if "requestBody" in operation:
+        codes |= {400, 413, 415}
+    if any(parameter["in"] == "query" for parameter in parameters):
+        codes.add(400)
+    if requires_jwt or path in CREDENTIAL_ENDPOINTS:
+        codes.add(401)
+    if requires_jwt and writes and not path.startswith("/api/v1/auth/") and (method, path) not in OPEN_WRITES:
+        codes.add(403)
+    if any(parameter["in"] == "path" for parameter in parameters):
+        codes.add(404)
+    if writes and (requires_jwt or path in THROTTLED_PUBLIC_ENDPOINTS):
+        codes.add(429)
+    if (
+        "multipart/form-data" in operation.get("requestBody", {}).get("content", {})
+        and len(operation["requestBody"]["content"]) == 1
+    ):
+        codes.discard(413)  # uploads have their own limit, answered 400 `too_large` (SPEC §6)
+    described = {code: DESCRIPTIONS[code] for code in codes}
+    described.update(DOMAIN_ERRORS.get((method, path), {}))
+    return described
+
+
+def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular POSTPROCESSING_HOOKS entry: adds `Error` and every operation's error responses."""
+    result.setdefault("components", {}).setdefault("schemas", {}).update(error_components())
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            for code, description in sorted(operation_error_codes(path, method, operation).items()):
+                response = responses.setdefault(str(code), _error_response(description))
+                if code == 429:
+                    response.setdefault("headers", {})["Retry-After"] = {
+                        "schema": {"type": "integer"},
+                        "description": "Seconds to wait before trying again.",
+                    }
+    return result

@@ -64,28 +64,31 @@ def image_upload(*, ticket: Ticket, uploader: User, upload: ValidImage, filename
 
 def image_process(*, image_id: Any) -> None:
     """The job's work: store the image, then mark it ready; on failure retry or mark it failed."""
-    data = _claim(image_id)
-    if data is None:
+    claim = _claim(image_id)
+    if claim is None:
         return
+    data, attempt = claim
     try:
         prepared = strip_metadata(data)
         stored = store_image(image_id, prepared)
     except PermanentStoreError as error:
-        _finish_failed(image_id, str(error))
+        _finish_failed(image_id, attempt, str(error))
         return
     except Exception as error:
         if is_last_attempt():
-            _finish_failed(image_id, f"Gave up after repeated failures: {error}")
+            _finish_failed(image_id, attempt, f"Gave up after repeated failures: {error}")
             return
-        _note_retry(image_id, str(error))
+        _note_retry(image_id, attempt, str(error))
         raise  # RQ schedules the next try
-    _finish_ready(image_id, stored)
+    _finish_ready(image_id, attempt, stored)
 
 
 @transaction.atomic
-def _claim(image_id: Any) -> bytes | None:
-    """Mark the image processing and hand out its bytes; None when there is nothing (left) to do."""
-    image = Image.objects.select_for_update().filter(pk=image_id).first()
+def _claim(image_id: Any) -> tuple[bytes, int] | None:
+    """Mark the image processing and hand out its bytes with the attempt number; None when there is
+    nothing (left) to do. Only the latest attempt may finish: a job that outlived its worker (and
+    was taken over by the sweep) must not record the image a second time."""
+    image = Image.objects.select_for_update(no_key=True).filter(pk=image_id).first()
     if image is None or image.status in (ImageStatus.READY, ImageStatus.FAILED):
         return None  # deleted meanwhile, or a duplicate run after the work was done
     pending = PendingImageData.objects.filter(image_id=image_id).first()
@@ -94,23 +97,35 @@ def _claim(image_id: Any) -> bytes | None:
     image.status = ImageStatus.PROCESSING
     image.attempts += 1
     image.save(update_fields=["status", "attempts", "updated_at"])
-    return bytes(pending.data)
+    return bytes(pending.data), image.attempts
+
+
+def _lock_if_current(image_id: Any, attempt: int) -> Image | None:
+    """The image, locked, if `attempt` is still the one processing it."""
+    image = (
+        Image.objects.select_for_update(no_key=True, of=("self",)).select_related("ticket").filter(pk=image_id).first()
+    )
+    if image is None or image.status != ImageStatus.PROCESSING or image.attempts != attempt:
+        return None
+    return image
 
 
 @transaction.atomic
-def _note_retry(image_id: Any, error: str) -> None:
-    Image.objects.filter(pk=image_id, status=ImageStatus.PROCESSING).update(
+def _note_retry(image_id: Any, attempt: int, error: str) -> None:
+    Image.objects.filter(pk=image_id, status=ImageStatus.PROCESSING, attempts=attempt).update(
         status=ImageStatus.PENDING, error=f"Attempt failed, will retry: {error}", updated_at=timezone.now()
     )
 
 
 @transaction.atomic
-def _finish_ready(image_id: Any, stored: StoredImage) -> None:
-    image = Image.objects.select_for_update().select_related("ticket").filter(pk=image_id).first()
-    if image is None:
+def _finish_ready(image_id: Any, attempt: int, stored: StoredImage) -> None:
+    if not Image.objects.filter(pk=image_id).exists():
         # Deleted while it was being stored: what was stored must not outlive it.
         transaction.on_commit(lambda: _enqueue_destroy(image_id))
         return
+    image = _lock_if_current(image_id, attempt)
+    if image is None:
+        return  # a later attempt owns the image now; the store holds one asset under its id either way
     image.status = ImageStatus.READY
     image.url = stored.url
     image.thumbnail_url = stored.thumbnail_url
@@ -131,8 +146,8 @@ def _finish_ready(image_id: Any, stored: StoredImage) -> None:
 
 
 @transaction.atomic
-def _finish_failed(image_id: Any, error: str) -> None:
-    image = Image.objects.select_for_update().select_related("ticket").filter(pk=image_id).first()
+def _finish_failed(image_id: Any, attempt: int, error: str) -> None:
+    image = _lock_if_current(image_id, attempt)
     if image is None:
         return
     image.status = ImageStatus.FAILED

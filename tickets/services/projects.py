@@ -46,7 +46,7 @@ def project_create(*, actor: User, key: str, name: str, description: str = "") -
 
 @transaction.atomic
 def project_update(*, project: Project, actor: User, data: dict[str, Any]) -> Project:
-    locked = Project.objects.select_for_update().get(pk=project.pk)
+    locked = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     changes = {
         field: [getattr(locked, field), value] for field, value in data.items() if getattr(locked, field) != value
     }
@@ -134,7 +134,7 @@ def member_remove(*, project: Project, actor: User, membership: Membership) -> N
 def _unassign_tickets(*, project: Project, user: User, actor: User) -> None:
     """An assignee must be a member; each unassignment is a ticket change with its own event."""
     tickets = list(
-        Ticket.objects.select_for_update(of=("self",))
+        Ticket.objects.select_for_update(no_key=True, of=("self",))
         .filter(project=project, assignee=user)
         .select_related("project", "reporter")
     )

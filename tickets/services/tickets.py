@@ -51,7 +51,10 @@ def ticket_create(
 ) -> Ticket:
     _check_assignee(project, assignee)
     # The row lock makes concurrent creations in one project queue up: each gets the next number.
-    locked = Project.objects.select_for_update().only("pk", "key", "last_ticket_number").get(pk=project.pk)
+    # NO KEY UPDATE, because rows that point at the project (events, comments' tickets) take a KEY
+    # SHARE lock on it while they are inserted: a full FOR UPDATE here would wait on them while they
+    # wait on event numbering, which this transaction takes next - a deadlock.
+    locked = Project.objects.select_for_update(no_key=True).only("pk", "key", "last_ticket_number").get(pk=project.pk)
     locked.last_ticket_number += 1
     locked.save(update_fields=["last_ticket_number"])
     ticket = Ticket.objects.create(
@@ -82,7 +85,7 @@ def ticket_update(*, ticket: Ticket, actor: User, data: dict[str, Any], if_match
 
     The row is locked before the version check, so two writers holding the same ETag cannot both win.
     """
-    locked = Ticket.objects.select_for_update().defer("search_vector").get(pk=ticket.pk)
+    locked = Ticket.objects.select_for_update(no_key=True).defer("search_vector").get(pk=ticket.pk)
     check_if_match(if_match, locked.version)
     if "title" in data:
         data["title"] = data["title"].strip()
@@ -120,7 +123,7 @@ def ticket_update(*, ticket: Ticket, actor: User, data: dict[str, Any], if_match
 
 @transaction.atomic
 def ticket_delete(*, ticket: Ticket, actor: User, if_match: str | None = None) -> None:
-    locked = Ticket.objects.select_for_update().defer("search_vector").get(pk=ticket.pk)
+    locked = Ticket.objects.select_for_update(no_key=True).defer("search_vector").get(pk=ticket.pk)
     check_if_match(if_match, locked.version)
     data = _ticket_data(ticket)
     locked.delete()

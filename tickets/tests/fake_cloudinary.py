@@ -33,9 +33,11 @@ import io
 import json
 import re
 import secrets
+import select
+import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -55,6 +57,8 @@ _CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "
 
 # Cloudinary rejects signed requests whose timestamp is more than an hour off.
 MAX_TIMESTAMP_SKEW = 3600
+# The status of an upload abandoned by its client (nginx's 499); never sent, since nobody is listening.
+_CLIENT_GONE = 499
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,12 @@ class DestroyRecord:
     public_id: str
     params: dict[str, str]
     result: str
+
+
+@dataclass
+class _Delays:
+    remaining: int = 0
+    seconds: float = 0.0
 
 
 @dataclass
@@ -206,6 +216,10 @@ class FakeCloudinary:
         self._last_version = 0
         self._upload_failures = _Failures()
         self._destroy_failures = _Failures()
+        self._upload_delays = _Delays()
+        self._uploads_released = threading.Event()
+        self._delayed_uploads = 0
+        self._abandoned_uploads = 0
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -294,6 +308,33 @@ class FakeCloudinary:
         """Make the next ``n`` destroy requests answer ``status`` with a Cloudinary-like error, removing nothing."""
         with self._lock:
             self._destroy_failures = _Failures(n, status, message or f"Injected failure (HTTP {status})")
+
+    def delay_next_uploads(self, n: int, seconds: float) -> None:
+        """Make the next ``n`` upload requests wait ``seconds`` before being handled (a slow store).
+
+        A client that goes away during the wait (its worker was killed) abandons the upload: nothing is
+        stored, as when a connection drops before the upload completes. See :attr:`abandoned_uploads`.
+        :meth:`release_delayed_uploads` ends the waits early.
+        """
+        with self._lock:
+            self._upload_delays = _Delays(n, seconds)
+            self._uploads_released = threading.Event()
+
+    def release_delayed_uploads(self) -> None:
+        """Let the uploads held by :meth:`delay_next_uploads` go on at once (and any further ones)."""
+        self._uploads_released.set()
+
+    @property
+    def delayed_uploads(self) -> int:
+        """Upload requests that were held by :meth:`delay_next_uploads` (counted when the wait starts)."""
+        with self._lock:
+            return self._delayed_uploads
+
+    @property
+    def abandoned_uploads(self) -> int:
+        """Delayed upload requests whose client went away before the wait ended; nothing was stored."""
+        with self._lock:
+            return self._abandoned_uploads
 
     @property
     def uploads(self) -> list[UploadRecord]:
@@ -393,9 +434,27 @@ class FakeCloudinary:
             **extra,
         }
 
-    def handle_upload(self, cloud_name: str, parts: list[_Part]) -> dict[str, Any]:
+    def _take_delay(self) -> float:
+        with self._lock:
+            if self._upload_delays.remaining <= 0:
+                return 0.0
+            self._upload_delays.remaining -= 1
+            self._delayed_uploads += 1
+            return self._upload_delays.seconds
+
+    def handle_upload(
+        self, cloud_name: str, parts: list[_Part], client_gone: Callable[[float], bool] | None = None
+    ) -> dict[str, Any]:
+        """Store an upload. `client_gone(seconds)` waits up to `seconds`, answering True if the client left."""
         with self._lock:
             self._upload_attempts += 1
+        delay = self._take_delay()
+        if delay and client_gone is not None and client_gone(delay):
+            with self._lock:
+                self._abandoned_uploads += 1
+            raise _ApiError(_CLIENT_GONE, "Client closed the connection during the upload")
+        if delay and client_gone is None:
+            self._uploads_released.wait(delay)
         self._take_failure(self._upload_failures)
         params, file_part = _collect_params(parts)
         self._authenticate(cloud_name, params)
@@ -528,6 +587,20 @@ def _make_handler(fake: FakeCloudinary) -> type[BaseHTTPRequestHandler]:
             headers = {"Retry-After": "1"} if status in (429, 503) else None
             self._send(status, json.dumps(payload).encode(), "application/json; charset=utf-8", headers)
 
+        def _client_gone(self, seconds: float) -> bool:
+            """Wait up to `seconds` (or the release); True as soon as the client closes its end (the body is
+            already read)."""
+            deadline = time.monotonic() + seconds
+            while (left := deadline - time.monotonic()) > 0 and not fake._uploads_released.is_set():
+                readable, _, _ = select.select([self.connection], [], [], min(left, 0.05))
+                if readable:
+                    try:
+                        if self.connection.recv(1, socket.MSG_PEEK) == b"":
+                            return True
+                    except OSError:
+                        return True
+            return False
+
         def do_POST(self) -> None:
             # Read the whole body first so an early error answer never resets the client's connection.
             length = int(self.headers.get("Content-Length") or 0)
@@ -540,11 +613,12 @@ def _make_handler(fake: FakeCloudinary) -> type[BaseHTTPRequestHandler]:
             try:
                 parts = parse_multipart(body, self.headers.get("Content-Type", ""))
                 if action == "upload":
-                    payload = fake.handle_upload(cloud_name, parts)
+                    payload = fake.handle_upload(cloud_name, parts, self._client_gone)
                 else:
                     payload = fake.handle_destroy(cloud_name, parts)
             except _ApiError as error:
-                self._send_json(error.status, {"error": {"message": error.message}})
+                if error.status != _CLIENT_GONE:  # nobody is left to answer
+                    self._send_json(error.status, {"error": {"message": error.message}})
                 return
             self._send_json(200, payload)
 

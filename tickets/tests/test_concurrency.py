@@ -144,3 +144,35 @@ def test_two_admins_demoting_each_other_leave_an_admin(team):
     assert refused.data["code"] == "last_admin"
     assert Membership.objects.filter(project=team.project, role=Role.ADMIN).count() == 1
     assert Event.objects.filter(type=EventType.MEMBER_UPDATED, project=team.project).count() == 1
+
+
+def test_tickets_and_comments_created_together_in_one_project_never_deadlock(team):
+    """Ticket creation locks the project row while events are numbered under another lock; comments
+    insert events that point at the same project. Started together they must all succeed."""
+    ticket = client_for(team.member).post("/api/v1/tickets/", {"project": "OPS", "title": "Base"}, format="json").json()
+    writers = 12
+    start = threading.Barrier(writers)
+    statuses: list[int] = []
+
+    def write(index: int) -> None:
+        client = client_for(team.member if index % 2 else team.admin)
+        try:
+            start.wait(timeout=LOCK_WAIT_TIMEOUT)
+            for round_number in range(3):
+                if index % 2:
+                    url, body = f"/api/v1/tickets/{ticket['key']}/comments/", {"body": f"c{index}-{round_number}"}
+                else:
+                    url, body = "/api/v1/tickets/", {"project": "OPS", "title": f"t{index}-{round_number}"}
+                statuses.append(client.post(url, body, format="json").status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=write, args=(index,)) for index in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=LOCK_WAIT_TIMEOUT * 2)
+    assert not any(thread.is_alive() for thread in threads), "a writer is stuck"
+    assert statuses == [201] * (writers * 3)
+    seqs = list(Event.objects.order_by("seq").values_list("seq", flat=True))
+    assert len(seqs) == len(set(seqs))

@@ -2,7 +2,7 @@
 
 import logging
 
-from tickets.services import images
+from tickets.services import events, images
 
 logger = logging.getLogger("hopla.jobs")
 
@@ -25,3 +25,10 @@ def requeue_stuck_images() -> None:
     requeued = images.images_requeue_stuck()
     if requeued:
         logger.warning("stuck images requeued", extra={"fields": {"job": "requeue_stuck_images", "images": requeued}})
+
+
+def republish_events() -> None:
+    """Periodic sweep run by the worker: push again the events the channel layer never took."""
+    published = events.events_republish()
+    if published:
+        logger.warning("events republished", extra={"fields": {"job": "republish_events", "count": published}})

@@ -237,12 +237,15 @@ class Event(models.Model):
     at = models.DateTimeField(auto_now_add=True)
     changes = models.JSONField(default=dict, blank=True)
     data = models.JSONField(default=dict, blank=True)
+    # Set once the channel layer took the event; the worker re-publishes those it never took (outbox).
+    published_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["seq"]
         indexes = [
             models.Index(fields=["ticket", "seq"], name="event_ticket_seq"),
             models.Index(fields=["project", "seq"], name="event_project_seq"),
+            models.Index(fields=["seq"], condition=models.Q(published_at__isnull=True), name="event_unpublished"),
         ]
 
     def __str__(self) -> str:

@@ -216,7 +216,10 @@ IMAGE_RETRY_INTERVALS = [int(seconds) for seconds in env.list("IMAGE_RETRY_INTER
 # or by `manage.py requeue_stuck_images`.
 IMAGE_STUCK_AFTER_SECONDS = env.int("IMAGE_STUCK_AFTER_SECONDS", default=15 * 60)
 # Sweeps the worker (hopla.worker.PeriodicTasksWorker) runs in the background: dotted path → seconds.
-WORKER_PERIODIC_TASKS = {"tickets.jobs.requeue_stuck_images": env.int("IMAGE_SWEEP_INTERVAL_SECONDS", default=60)}
+WORKER_PERIODIC_TASKS = {
+    "tickets.jobs.requeue_stuck_images": env.int("IMAGE_SWEEP_INTERVAL_SECONDS", default=60),
+    "tickets.jobs.republish_events": env.int("EVENT_REPUBLISH_INTERVAL_SECONDS", default=5),
+}
 
 # Without collectstatic (local runs, tests) whitenoise serves straight from the app folders.
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)

@@ -3,6 +3,7 @@
 import asyncio
 import json
 import logging
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -10,6 +11,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.db import connection, transaction
 from django.db.models import Max
+from django.utils import timezone
 from rest_framework.utils.encoders import JSONEncoder
 
 from accounts.models import User
@@ -85,19 +87,39 @@ def event_payload(event: Event) -> dict[str, Any]:
     return json.loads(json.dumps(EventSerializer(event).data, cls=JSONEncoder))
 
 
-def event_publish(event: Event) -> None:
-    """Push a committed event to its project's group. Never raises: the row is the truth, and a
-    client that missed the push gets the event back with `resume`."""
+def event_publish(event: Event) -> bool:
+    """Push a committed event to its project's group and mark it published. Never raises: the row is
+    the truth; an event the layer did not take is pushed again by `events_republish` (the worker's
+    sweep), and a client that was away gets it back with `resume`."""
     try:
         layer = get_channel_layer()
         if layer is None:
-            return
+            return False
         groups = [project_group(event.project_id)]
         if event.type in _MEMBERSHIP_CHANGES:
             groups.append(user_group(event.data["user"]["id"]))
         async_to_sync(_group_send_all)(layer, groups, {"type": "event.message", "event": event_payload(event)})
+        Event.objects.filter(pk=event.pk).update(published_at=timezone.now())
     except Exception:
         logger.exception("event publish failed", extra={"fields": {"event": str(event.id), "seq": event.seq}})
+        return False
+    return True
+
+
+def events_republish(*, settle_seconds: float = 5, window: timedelta = timedelta(hours=1), limit: int = 500) -> int:
+    """Publish again, oldest first, the recent events the channel layer never took (Redis was away,
+    or the publish timed out). Events younger than `settle_seconds` are still being published by
+    their request. Consumers drop an event they already delivered, so a repeat is harmless."""
+    now = timezone.now()
+    unpublished = Event.objects.filter(
+        published_at__isnull=True, at__lt=now - timedelta(seconds=settle_seconds), at__gte=now - window
+    ).select_related("actor")
+    published = 0
+    for event in unpublished.order_by("seq")[:limit]:
+        if not event_publish(event):
+            break  # the layer is still away: try again on the next sweep
+        published += 1
+    return published
 
 
 async def _group_send_all(layer: BaseChannelLayer, groups: list[str], message: dict[str, Any]) -> None:

@@ -1,9 +1,15 @@
 """The Event table: what each change writes, in the change's own transaction, and the history endpoint."""
 
+from datetime import timedelta
+
 import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
 from django.db import transaction
+from django.utils import timezone
 
 from tickets.models import Event, Priority
+from tickets.services.events import events_republish, project_group
 from tickets.services.tickets import ticket_update
 from tickets.tests.factories import TicketFactory
 
@@ -115,3 +121,25 @@ def test_history_lists_the_tickets_events_oldest_first(team):
     assert set(first) == {"id", "seq", "type", "project", "ticket", "actor", "at", "changes", "data"}
     assert first["actor"]["id"] == str(team.member.id)
     assert body["results"][1]["changes"] == {"status": ["open", "in_progress"]}
+
+
+def test_an_event_the_channel_layer_never_took_is_published_again(team):
+    client = team.client("member")
+    client.post(TICKETS, {"project": "OPS", "title": "Published while Redis was away"}, format="json")
+    event = Event.objects.get(type="ticket.created")
+    assert event.published_at is None  # its on-commit publish never ran (the test's transaction)
+    Event.objects.filter(pk=event.pk).update(at=timezone.now() - timedelta(seconds=30))
+
+    layer = get_channel_layer()
+
+    async def listen_then_sweep() -> dict:
+        channel = await layer.new_channel()
+        await layer.group_add(project_group(team.project.id), channel)
+        assert await sync_to_async(events_republish)() == 1
+        return await layer.receive(channel)
+
+    message = async_to_sync(listen_then_sweep)()
+    assert message["event"]["seq"] == event.seq
+    event.refresh_from_db()
+    assert event.published_at is not None
+    assert events_republish() == 0  # published once

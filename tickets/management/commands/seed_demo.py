@@ -550,6 +550,7 @@ class _DemoSeeder:
                 "ticket": row["ticket_id"] if is_comment else row["id"],
                 "actor_id": row["author_id"] if is_comment else row["reporter_id"],
                 "at": at,
+                "published_at": at,  # history, not news: the worker must not push it to dashboards
                 "changes": {},
                 "data": comment_api_data(row, summaries) if is_comment else ticket_api_data(row, summaries),
             }

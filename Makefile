@@ -6,7 +6,7 @@ RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 PORT ?= 8000
 
-.PHONY: run test lint format install migrate clean postman
+.PHONY: run test lint format install migrate clean postman bench bench-quick
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,5 +52,19 @@ postman: $(DEV)
 	$(BIN)/python scripts/build_postman_collection.py
 	scripts/run_postman.sh
 
+# Ratios against a floor measured in the same run (see BENCHMARKS.md); needs PostgreSQL, Redis and wrk.
+bench: $(DEV)
+	$(BIN)/python -m bench --servers
+
+# Every workload briefly on small data (CI).
+bench-quick: $(DEV)
+	$(BIN)/python -m bench --quick
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .newman
+
+# A bounded soak: 50 virtual users for 60 s with WebSocket listeners, on its own database, Redis and
+# fake Cloudinary; prints 5xx, lost tickets, events expected/received per listener and server RSS.
+.PHONY: soak
+soak: $(DEV)
+	$(BIN)/python -m bench.soak

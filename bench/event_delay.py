@@ -1,7 +1,7 @@
 """How long an event takes from its commit to a connected client, for each Redis channel layer.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/hopla_bench REDIS_URL=redis://127.0.0.1:6379/14 \\
-        .venv/bin/python -m realtime.bench.event_delay [--rounds 30] [--clients 1 200]
+        .venv/bin/python -m bench.event_delay [--rounds 30] [--clients 1 200]
 
 For each layer a real server (uvicorn, as in production) is started; N clients of one project connect
 to it; a ticket is created over HTTP on that server, N times `--rounds`; each client notes when the
@@ -21,7 +21,7 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
-os.environ["DJANGO_SETTINGS_MODULE"] = "realtime.bench.settings"
+os.environ["DJANGO_SETTINGS_MODULE"] = "bench.event_delay_settings"
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hopla_bench")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
 
@@ -134,7 +134,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as logs:
             for name, backend in LAYERS.items():
                 server = ServerProcess(
-                    Path(logs) / f"{name}.log", "realtime.bench.settings", {"BENCH_CHANNEL_LAYER": backend}
+                    Path(logs) / f"{name}.log", "bench.event_delay_settings", {"BENCH_CHANNEL_LAYER": backend}
                 )
                 try:
                     for clients in options.clients:

@@ -1,7 +1,7 @@
 """How long an uploaded image takes to become `ready`: real web server, real RQ worker, real Redis,
 PostgreSQL, and the local Cloudinary-compatible server the tests use.
 
-    .venv/bin/python -m benchmarks.image_ready [--runs 5] [--megabytes 2]
+    .venv/bin/python -m bench.image_ready [--runs 5] [--megabytes 2]
 
 It creates (and drops) its own database `hopla_bench_images` and uses Redis db 9.
 """

@@ -1,0 +1,85 @@
+"""Run the suite: `python -m bench` (full), `python -m bench --quick` (every workload briefly, for CI).
+
+It creates its own database (hopla_bench_suite or hopla_bench_suite_quick) and uses Redis db 7 and the channel
+prefix `hopla-bench`; it starts the bench server (bench.asgi, production-like settings), a real RQ
+worker and the fake Cloudinary, and stops and drops all of them at the end.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.scale import FULL, QUICK
+
+REDIS_URL = "redis://127.0.0.1:6379/7"
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small data, every workload briefly (CI)")
+    parser.add_argument(
+        "--servers",
+        nargs="*",
+        metavar="SETUP",
+        help="also compare server setups on W1 and W4 (no names: all of them)",
+    )
+    parser.add_argument("--only", nargs="+", choices=["W1", "W2", "W3", "W4", "W5"], help="run only these")
+    parser.add_argument("--reuse-db", action="store_true", help="keep and reuse the seeded database (development)")
+    parser.add_argument("--search-word", default="export", help="the W2 search word")
+    return parser.parse_args()
+
+
+def main() -> None:
+    arguments = _arguments()
+    scale = QUICK if arguments.quick else FULL
+    database = "hopla_bench_suite_quick" if arguments.quick else "hopla_bench_suite"
+    started = time.monotonic()
+    from bench.processes import SERVER_SETUPS, fake_cloudinary
+
+    with fake_cloudinary() as cloudinary_url, tempfile.TemporaryDirectory(prefix="hopla-bench-") as logs:
+        environment = {
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
+            "REDIS_URL": REDIS_URL,
+            "CLOUDINARY_URL": cloudinary_url,
+            "DB_CONN_MAX_AGE": "600",
+            "JWT_ACCESS_MINUTES": "600",
+            # The write throttle still runs (its Redis round trips are measured), but never refuses.
+            "USER_WRITE_THROTTLE_RATE": "100000000/min",
+            "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "INFO"),
+            "PYTHONUNBUFFERED": "1",
+        }
+        # The servers log a line per request, as in production; this process only its warnings.
+        os.environ.update(environment, LOG_LEVEL="WARNING")
+        import django
+
+        django.setup()
+        from bench import runner
+
+        setups = None
+        if arguments.servers is not None:
+            setups = arguments.servers or SERVER_SETUPS
+        try:
+            runner.run(
+                scale=scale,
+                only=set(arguments.only or ["W1", "W2", "W3", "W4", "W5"]),
+                setups=setups,
+                reuse_db=arguments.reuse_db,
+                search_word=arguments.search_word,
+                env={**os.environ, **environment},
+                log_dir=Path(logs),
+                quick=arguments.quick,
+            )
+        except BaseException:
+            print(f"server and worker logs were in {logs}; the tail of each:", file=sys.stderr)
+            for log in sorted(Path(logs).glob("*.log")):
+                print(f"--- {log.name}", *log.read_text(errors="replace").splitlines()[-15:], sep="\n", file=sys.stderr)
+            raise
+    print(f"bench finished in {time.monotonic() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,243 @@
+"""The floor: what the ticket endpoints cost with only Django's request handling, one cursor and `json`.
+
+Each floor view runs the same SQL as hopla's endpoint and answers the same JSON. The list's SQL is not
+rewritten by hand: the first request for a query string runs hopla's own selector and filters once,
+under CaptureQueriesContext, for a placeholder user, and keeps the exact statements; every later request
+runs those strings with the user's id put in. `bench.http_workloads` checks that both answer the same.
+"""
+
+import contextlib
+import datetime
+import json
+import uuid
+from typing import Any
+
+import jwt
+from django.conf import settings
+from django.db import connection, transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework.utils.urls import remove_query_param, replace_query_param
+
+from accounts.models import User
+from tickets.filters import TicketFilter
+from tickets.models import Priority, Project, Ticket
+from tickets.selectors import ticket_list
+
+# Stands for the acting user in the captured statements; no real user has it.
+_PLACEHOLDER_USER = uuid.UUID("00000000-0000-4000-8000-00000000b0b0")
+_PRIORITY_NAMES = {priority.value: priority.label for priority in Priority}
+_USER_FIELDS = [field.attname for field in User._meta.concrete_fields]
+_USER_COLUMNS = len(_USER_FIELDS)
+_TICKET_COLUMNS = [field.attname for field in Ticket._meta.concrete_fields if field.name != "search_vector"]
+_PROJECT_COLUMNS = len(Project._meta.concrete_fields)
+
+# query string -> (count statement, page statement); user statement
+_list_statements: dict[str, tuple[str, str]] = {}
+_user_statement: list[str] = []
+
+
+def _capture(run: Any) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        run()
+    return [query["sql"] for query in captured.captured_queries]
+
+
+def _for_user(statement: str, user_id: uuid.UUID) -> str:
+    """The statement for another user: psycopg writes UUID literals as bare hex."""
+    return statement.replace(_PLACEHOLDER_USER.hex, user_id.hex)
+
+
+def _authenticated_user(request: HttpRequest) -> tuple | None:
+    """Signature and expiry checked by PyJWT, then simplejwt's own user query; None means 401."""
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return None
+    try:
+        claims = jwt.decode(header[7:], settings.SIMPLE_JWT["SIGNING_KEY"], algorithms=["HS256"])
+    except jwt.PyJWTError:
+        return None
+    if not _user_statement:
+
+        def get_placeholder() -> None:
+            with contextlib.suppress(User.DoesNotExist):
+                User.objects.get(pk=_PLACEHOLDER_USER)
+
+        _user_statement.append(_capture(get_placeholder)[-1])
+    with connection.cursor() as cursor:
+        cursor.execute(_for_user(_user_statement[0], uuid.UUID(claims["user_id"])))
+        row = cursor.fetchone()
+    if row is None or not row[_USER_FIELDS.index("is_active")]:
+        return None
+    return row
+
+
+def _user_id(row: tuple) -> uuid.UUID:
+    return row[_USER_FIELDS.index("id")]
+
+
+def _api_datetime(value: datetime.datetime | None) -> str | None:
+    if value is None:
+        return None
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _user_summary(row: tuple, start: int) -> dict[str, Any] | None:
+    if row[start + _USER_FIELDS.index("id")] is None:
+        return None
+    return {
+        "id": str(row[start + _USER_FIELDS.index("id")]),
+        "email": row[start + _USER_FIELDS.index("email")],
+        "full_name": row[start + _USER_FIELDS.index("full_name")],
+    }
+
+
+def _ticket_json(ticket: dict[str, Any], assignee: Any, reporter: Any) -> dict[str, Any]:
+    labels = ticket["labels"]
+    return {
+        "id": str(ticket["id"]),
+        "key": ticket["key"],
+        "project": str(ticket["project_id"]),
+        "title": ticket["title"],
+        "description": ticket["description"],
+        "status": ticket["status"],
+        "priority": _PRIORITY_NAMES[ticket["priority"]],
+        "labels": json.loads(labels) if isinstance(labels, str) else labels,
+        "assignee": assignee,
+        "reporter": reporter,
+        "due_date": ticket["due_date"].isoformat() if ticket["due_date"] else None,
+        "version": ticket["version"],
+        "comment_count": ticket["comment_count"],
+        "image_count": ticket["image_count"],
+        "created_at": _api_datetime(ticket["created_at"]),
+        "updated_at": _api_datetime(ticket["updated_at"]),
+        "closed_at": _api_datetime(ticket["closed_at"]),
+    }
+
+
+def _json_response(body: Any, status: int = 200) -> HttpResponse:
+    # DRF's JSONRenderer settings: compact, UTF-8.
+    content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return HttpResponse(content, status=status, content_type="application/json")
+
+
+def _list_statements_for(request: HttpRequest) -> tuple[str, str]:
+    """hopla's two list statements for this query string (count, page), captured on first use."""
+    query_string = request.META.get("QUERY_STRING", "")
+    if query_string not in _list_statements:
+        placeholder = User(pk=_PLACEHOLDER_USER)
+        filters = TicketFilter(request.GET, queryset=ticket_list(user=placeholder), request=request)
+        queryset = filters.qs
+        limit = int(request.GET.get("limit", 25))
+        offset = int(request.GET.get("offset", 0))
+        count_sql = _capture(queryset.count)[0]
+        # The count is zero for the placeholder, so force the page query the way the paginator runs it.
+        page_sql = _capture(lambda: list(queryset[offset : offset + limit]))[0]
+        _list_statements[query_string] = (count_sql, page_sql)
+    return _list_statements[query_string]
+
+
+def _ticket_list(request: HttpRequest) -> HttpResponse:
+    user = _authenticated_user(request)
+    if user is None:
+        return JsonResponse({"detail": "Not authenticated.", "code": "not_authenticated"}, status=401)
+    user_id = _user_id(user)
+    count_sql, page_sql = _list_statements_for(request)
+    limit = min(int(request.GET.get("limit", 25)), 100)
+    offset = int(request.GET.get("offset", 0))
+    with connection.cursor() as cursor:
+        cursor.execute(_for_user(count_sql, user_id))
+        count = cursor.fetchone()[0]
+        rows: list[tuple] = []
+        if count and offset <= count:
+            cursor.execute(_for_user(page_sql, user_id))
+            rows = cursor.fetchall()
+    ticket_width = len(_TICKET_COLUMNS) + 1  # the status_rank annotation follows the ticket's columns
+    assignee_at = ticket_width + _PROJECT_COLUMNS
+    reporter_at = assignee_at + _USER_COLUMNS
+    results = [
+        _ticket_json(
+            dict(zip(_TICKET_COLUMNS, row, strict=False)),
+            _user_summary(row, assignee_at),
+            _user_summary(row, reporter_at),
+        )
+        for row in rows
+    ]
+    url = request.build_absolute_uri()
+    next_url = None
+    if offset + limit < count:
+        next_url = replace_query_param(replace_query_param(url, "limit", limit), "offset", offset + limit)
+    previous_url = None
+    if offset > 0:
+        previous_url = replace_query_param(url, "limit", limit)
+        previous_url = (
+            remove_query_param(previous_url, "offset")
+            if offset - limit <= 0
+            else replace_query_param(previous_url, "offset", offset - limit)
+        )
+    return _json_response({"count": count, "next": next_url, "previous": previous_url, "results": results})
+
+
+# Bumps the project's counter and checks the role in one statement: the lock hopla's SELECT FOR UPDATE takes.
+_NEXT_NUMBER = """
+UPDATE tickets_project SET last_ticket_number = last_ticket_number + 1
+WHERE key = %s AND EXISTS (
+    SELECT 1 FROM tickets_membership
+    WHERE project_id = tickets_project.id AND user_id = %s AND role IN ('admin', 'member')
+)
+RETURNING id, key, last_ticket_number
+"""
+_INSERT_TICKET = """
+INSERT INTO tickets_ticket (id, project_id, number, key, title, description, status, priority, labels,
+    assignee_id, reporter_id, due_date, version, comment_count, image_count, created_at, updated_at, closed_at)
+VALUES (%s, %s, %s, %s, %s, '', 'open', %s, '[]', NULL, %s, NULL, 1, 0, 0, %s, %s, NULL)
+"""
+
+
+def _ticket_create(request: HttpRequest) -> HttpResponse:
+    user = _authenticated_user(request)
+    if user is None:
+        return JsonResponse({"detail": "Not authenticated.", "code": "not_authenticated"}, status=401)
+    body = json.loads(request.body)
+    title = str(body["title"]).strip()
+    now = timezone.now()
+    ticket_id = uuid.uuid4()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_NEXT_NUMBER, [str(body["project"]).upper(), _user_id(user)])
+        counted = cursor.fetchone()
+        if counted is None:
+            return JsonResponse({"detail": "No such project among yours.", "code": "invalid"}, status=400)
+        project_id, project_key, number = counted
+        key = f"{project_key}-{number}"
+        cursor.execute(
+            _INSERT_TICKET,
+            [ticket_id, project_id, number, key, title, Priority.MEDIUM, _user_id(user), now, now],
+        )
+    ticket = {
+        "id": ticket_id,
+        "key": key,
+        "project_id": project_id,
+        "title": title,
+        "description": "",
+        "status": "open",
+        "priority": Priority.MEDIUM.value,
+        "labels": [],
+        "due_date": None,
+        "version": 1,
+        "comment_count": 0,
+        "image_count": 0,
+        "created_at": now,
+        "updated_at": now,
+        "closed_at": None,
+    }
+    return _json_response(_ticket_json(ticket, None, _user_summary(user, 0)), status=201)
+
+
+@csrf_exempt
+def ticket_list_or_create(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _ticket_create(request)
+    return _ticket_list(request)

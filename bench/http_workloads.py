@@ -1,0 +1,124 @@
+"""W1 to W3: the ticket list, the filtered list and ticket creation, each against its floor view.
+
+Rounds interleave hopla and the floor (the order alternating), so a slow moment of the shared
+machine hits both; figures are medians over rounds, ratios the median of per-round ratios.
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from bench.load import Request, run_wrk
+from bench.report import Row
+
+FLOOR_PATH = "/bench/floor/tickets/"
+API_PATH = "/api/v1/tickets/"
+LIST_QUERY = "?limit=25"
+FILTERED_QUERY = "?status=open,in_progress&priority=high,urgent&search={word}&ordering=-priority,due_date"
+
+
+@dataclass(frozen=True)
+class HttpWorkload:
+    name: str
+    method: str
+    query: str = ""
+    body: dict[str, Any] | None = None
+
+    def request(self, path: str, token: str) -> Request:
+        body = None if self.body is None else json.dumps(self.body)
+        return Request(self.method, path + self.query, token, body)
+
+
+def workloads(project_key: str, search_word: str) -> list[HttpWorkload]:
+    return [
+        HttpWorkload("W1 list", "GET", LIST_QUERY),
+        HttpWorkload("W2 filtered list", "GET", FILTERED_QUERY.format(word=search_word)),
+        HttpWorkload("W3 create", "POST", body={"project": project_key, "title": "Bench ticket"}),
+    ]
+
+
+def _in_process(workload: HttpWorkload, path: str, token: str) -> tuple[int, Any, list[str]]:
+    """One request through Django in this process: status, JSON body and the SQL it ran."""
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_HOST="127.0.0.1")
+    with CaptureQueriesContext(connection) as captured:
+        if workload.method == "POST":
+            response = client.post(path, data=json.dumps(workload.body), content_type="application/json")
+        else:
+            response = client.get(path + workload.query)
+    statements = [query["sql"] for query in captured.captured_queries]
+    return response.status_code, response.json(), statements
+
+
+def _comparable(body: Any) -> Any:
+    """The body without what legitimately differs: the page links' path, and a new ticket's identity."""
+    text = json.dumps(body, sort_keys=True).replace(FLOOR_PATH, API_PATH)
+    comparable = json.loads(text)
+    if "results" not in comparable:
+        for field in ("id", "key", "created_at", "updated_at"):
+            comparable.pop(field, None)
+    return comparable
+
+
+def check_and_count(workload: HttpWorkload, token: str) -> tuple[int, int, list[str]]:
+    """Checks that hopla and the floor answer the same; returns both query counts and hopla's SQL."""
+    _in_process(workload, FLOOR_PATH, token)  # the floor captures its statements on first use
+    hopla_status, hopla_body, hopla_sql = _in_process(workload, API_PATH, token)
+    floor_status, floor_body, floor_sql = _in_process(workload, FLOOR_PATH, token)
+    if hopla_status != floor_status or _comparable(hopla_body) != _comparable(floor_body):
+        raise SystemExit(
+            f"{workload.name}: the floor does not answer what hopla answers ({hopla_status}/{floor_status})"
+        )
+    return len(hopla_sql), len(floor_sql), hopla_sql
+
+
+def explain(statement: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def run(
+    workload: HttpWorkload,
+    *,
+    base_url: str,
+    token: str,
+    rounds: int,
+    seconds: float,
+    connections: int,
+    rows: list[Row],
+    latency: bool = True,
+) -> None:
+    """Appends the workload's rows: req/s under load, then p50/p99 of one connection."""
+    throughput = Row(workload.name, f"req/s ({connections} conn)")
+    p50 = Row(workload.name, "p50 ms (1 conn)")
+    p99 = Row(workload.name, "p99 ms (1 conn)")
+    hopla_request = workload.request(API_PATH, token)
+    floor_request = workload.request(FLOOR_PATH, token)
+    errors = {hopla_request: 0, floor_request: 0}
+    statuses: set[int] = set()
+    # A short unmeasured run each: connections opened, statements captured, caches warm.
+    for request in (hopla_request, floor_request):
+        run_wrk(base_url, request, connections=connections, seconds=1)
+    for number in range(rounds):
+        order = [hopla_request, floor_request] if number % 2 == 0 else [floor_request, hopla_request]
+        loaded = {request: run_wrk(base_url, request, connections=connections, seconds=seconds) for request in order}
+        throughput.add(loaded[hopla_request].requests_per_second, loaded[floor_request].requests_per_second)
+        for request, result in loaded.items():
+            errors[request] += result.errors
+            statuses.add(result.bad_status)
+        if latency:
+            single = {request: run_wrk(base_url, request, connections=1, seconds=seconds / 2) for request in order}
+            p50.add(single[hopla_request].p50_ms, single[floor_request].p50_ms)
+            p99.add(single[hopla_request].p99_ms, single[floor_request].p99_ms)
+    if any(errors.values()):
+        seen = ", ".join(str(status) for status in sorted(statuses - {0})) or "none"
+        throughput.note = (
+            f"errors: hopla {errors[hopla_request]}, floor {errors[floor_request]} (statuses {seen}; else timeouts)"
+        )
+    rows.append(throughput)
+    if latency:
+        rows += [p50, p99]

@@ -1,0 +1,161 @@
+"""W5: image jobs through the queue and a real worker, against the same job function called in a loop.
+
+Each round uploads N images over HTTP while the worker is parked (suspended), then either lets the
+worker run them (throughput from RQ's own start and end stamps: first start to last end) or takes the
+jobs off the queue and calls `tickets.jobs.process_image` on each here, one after the other. The
+upload requests also report how long `hopla.jobs.enqueue` took inside them (bench.instrument).
+"""
+
+import io
+import json
+import random
+import statistics
+import time
+import urllib.request
+import uuid
+
+import django_rq
+from PIL import Image as PillowImage
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.suspension import is_suspended, resume, suspend
+from rq.worker import Worker, WorkerStatus
+
+from bench.instrument import noop
+from bench.report import Row
+from tickets.jobs import process_image
+from tickets.models import Image, ImageStatus
+
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def noisy_jpeg(side: int) -> bytes:
+    """A photo-like JPEG (noise does not compress) with EXIF for the job to strip."""
+    image = PillowImage.frombytes("RGB", (side, side), random.randbytes(side * side * 3))
+    output = io.BytesIO()
+    exif = PillowImage.Exif()
+    exif[0x010F] = "BenchCam"
+    image.save(output, format="JPEG", quality=90, exif=exif)
+    return output.getvalue()
+
+
+def _upload(base_url: str, ticket_key: str, token: str, photo: bytes) -> tuple[str, float]:
+    boundary = uuid.uuid4().hex
+    data = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="photo.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + photo
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(
+        f"{base_url}/api/v1/tickets/{ticket_key}/images/",
+        data=data,
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    started = time.perf_counter()
+    with _opener.open(request, timeout=30) as response:
+        body = json.loads(response.read())
+    return body["id"], time.perf_counter() - started
+
+
+def _enqueue_timings(base_url: str) -> list[float]:
+    with _opener.open(f"{base_url}/bench/enqueue-timings/", timeout=10) as response:
+        return [float(seconds) for seconds in json.loads(response.read())["seconds"]]
+
+
+def _park_worker() -> None:
+    """Suspend the worker, and make sure it has seen it: a worker blocked on the queue would take one more job."""
+    queue = django_rq.get_queue("default")
+    if is_suspended(queue.connection):
+        return  # still parked since the last round
+    suspend(queue.connection)
+    job = queue.enqueue(noop)
+    deadline = time.monotonic() + 30
+    # The parking job done, the worker's next loop sees the suspension: wait until it says so.
+    while job.get_status(refresh=True) != "finished" or any(
+        worker.get_state() != WorkerStatus.SUSPENDED for worker in Worker.all(queue=queue)
+    ):
+        if time.monotonic() > deadline:
+            raise SystemExit("the RQ worker did not park (suspend) in time")
+        time.sleep(0.02)
+
+
+def _wait_ready(image_ids: list[str], timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    done = (ImageStatus.READY, ImageStatus.FAILED)
+    while Image.objects.filter(pk__in=image_ids).exclude(status__in=done).exists():
+        if time.monotonic() > deadline:
+            raise SystemExit("image jobs did not finish")
+        time.sleep(0.05)
+    failed = Image.objects.filter(pk__in=image_ids, status=ImageStatus.FAILED).count()
+    if failed:
+        raise SystemExit(f"{failed} image jobs failed")
+
+
+def _through_worker(job_ids: list[str], image_ids: list[str]) -> float:
+    """Jobs per second from RQ's stamps: the first job's start to the last job's end."""
+    queue = django_rq.get_queue("default")
+    resume(queue.connection)
+    _wait_ready(image_ids)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            jobs = [Job.fetch(job_id, connection=queue.connection) for job_id in job_ids]
+        except NoSuchJobError:  # a job's hash is rewritten as it finishes: read again
+            jobs = []
+        if jobs and all(job.started_at and job.ended_at for job in jobs):
+            break
+        if time.monotonic() > deadline:
+            raise SystemExit("RQ did not record every image job's start and end")
+        time.sleep(0.05)
+    first = min(job.started_at for job in jobs if job.started_at)
+    last = max(job.ended_at for job in jobs if job.ended_at)
+    return len(job_ids) / (last - first).total_seconds()
+
+
+def _in_a_loop(job_ids: list[str], image_ids: list[str]) -> float:
+    queue = django_rq.get_queue("default")
+    for job_id in job_ids:
+        queue.remove(job_id)
+    started = time.perf_counter()
+    for image_id in image_ids:
+        process_image(image_id)
+    return len(image_ids) / (time.perf_counter() - started)
+
+
+def run(
+    *, base_url: str, token: str, ticket_key: str, jobs: int, rounds: int, image_side: int, rows: list[Row]
+) -> None:
+    photo = noisy_jpeg(image_side)
+    name = f"W5 images x{jobs}"
+    throughput = Row(name, "jobs/s", note=f"JPEG {len(photo) / 1024:.0f} KiB; ref = job function in a loop")
+    upload_ms: list[float] = []
+    enqueue_ms: list[float] = []
+    queue = django_rq.get_queue("default")
+    _enqueue_timings(base_url)
+    try:
+        for number in range(rounds):
+            measured: dict[str, float] = {}
+            for mode in ("worker", "loop") if number % 2 == 0 else ("loop", "worker"):
+                _park_worker()
+                uploads = [_upload(base_url, ticket_key, token, photo) for _ in range(jobs)]
+                upload_ms += [seconds * 1000 for _, seconds in uploads]
+                enqueue_ms += [seconds * 1000 for seconds in _enqueue_timings(base_url)]
+                image_ids = [image_id for image_id, _ in uploads]
+                job_ids = queue.get_job_ids()
+                if len(job_ids) != jobs:
+                    raise SystemExit(f"expected {jobs} queued jobs, found {len(job_ids)}")
+                measured[mode] = (
+                    _through_worker(job_ids, image_ids) if mode == "worker" else _in_a_loop(job_ids, image_ids)
+                )
+                _wait_ready(image_ids)
+            throughput.add(measured["worker"], measured["loop"])
+    finally:
+        resume(queue.connection)
+    rows.append(throughput)
+    enqueue = Row(name, "upload request ms: enqueue / whole", note="ref = the whole upload request")
+    enqueue.add(statistics.median(enqueue_ms), statistics.median(upload_ms))
+    rows.append(enqueue)

@@ -1,0 +1,103 @@
+"""HTTP load from a second process: wrk (C, one thread), scripted in Lua to report as JSON.
+
+wrk rather than a Python client: on two cores the load generator competes with the server for CPU,
+and wrk spends a small fraction of what an asyncio client spends per request, so more of the machine
+measures the server. Latency is taken from a separate one-connection run: under saturation a closed
+loop's latency is only concurrency divided by throughput.
+"""
+
+import json
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+_REPORT = """
+local threads = {}
+setup = function(thread) table.insert(threads, thread) end
+bad_status = 0
+response = function(status, headers, body)
+  if status >= 300 then bad_status = status end
+end
+done = function(summary, latency, requests)
+  local errors = summary.errors.connect + summary.errors.read + summary.errors.write
+    + summary.errors.status + summary.errors.timeout
+  local last_bad = 0
+  for _, thread in ipairs(threads) do
+    if thread:get("bad_status") ~= 0 then last_bad = thread:get("bad_status") end
+  end
+  io.write(string.format(
+    'BENCH {"requests": %d, "seconds": %f, "errors": %d, "bad_status": %d, "p50_us": %d, "p99_us": %d}\\n',
+    summary.requests, summary.duration / 1e6, errors, last_bad, latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    token: str
+    body: str | None = None
+
+    def lua(self) -> str:
+        lines = [
+            f'wrk.method = "{self.method}"',
+            f'wrk.headers["Authorization"] = "Bearer {self.token}"',
+        ]
+        if self.body is not None:
+            lines.append('wrk.headers["Content-Type"] = "application/json"')
+            lines.append(f"wrk.body = {json.dumps(self.body)}")
+        return "\n".join(lines) + "\n" + _REPORT
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    bad_status: int  # one of the non-2xx statuses seen, 0 if none
+
+
+def wrk_available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def run_wrk(base_url: str, request: Request, *, connections: int, seconds: float) -> LoadResult:
+    if not wrk_available():
+        raise SystemExit("wrk is needed for the HTTP workloads: apt-get install wrk")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(request.lua())
+    try:
+        completed = subprocess.run(
+            [
+                "wrk",
+                "--threads",
+                "1",
+                "--connections",
+                str(connections),
+                "--duration",
+                f"{max(1, round(seconds))}s",
+                "--timeout",
+                "10s",
+                "--script",
+                script.name,
+                base_url + request.path,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    finally:
+        Path(script.name).unlink()
+    line = next(line for line in completed.stdout.splitlines() if line.startswith("BENCH "))
+    report = json.loads(line.removeprefix("BENCH "))
+    return LoadResult(
+        requests_per_second=report["requests"] / report["seconds"],
+        p50_ms=report["p50_us"] / 1000,
+        p99_ms=report["p99_us"] / 1000,
+        errors=report["errors"],
+        bad_status=report["bad_status"],
+    )

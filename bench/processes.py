@@ -1,0 +1,131 @@
+"""The processes a run starts: the web server (in one of several setups), the RQ worker, the fake
+Cloudinary. Every one is stopped by the `with` that started it."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+APP = "bench.asgi:application"
+
+
+def free_port() -> int:
+    with closing(socket.socket()) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def server_command(setup: str, port: int) -> list[str]:
+    """The command line of each server setup compared; `uvicorn-1` is the Procfile's."""
+    host, port_text = "127.0.0.1", str(port)
+    uvicorn = [str(BIN / "uvicorn"), APP, "--host", host, "--port", port_text, "--proxy-headers"]
+    commands = {
+        "uvicorn-1": uvicorn,
+        "uvicorn-2": [*uvicorn, "--workers", "2"],
+        "gunicorn-uvicorn-2": [
+            str(BIN / "gunicorn"),
+            APP,
+            "--worker-class",
+            "uvicorn_worker.UvicornWorker",
+            "--workers",
+            "2",
+            "--bind",
+            f"{host}:{port_text}",
+        ],
+        "granian-1": [str(BIN / "granian"), "--interface", "asgi", "--host", host, "--port", port_text, APP],
+        "granian-2": [
+            str(BIN / "granian"),
+            "--interface",
+            "asgi",
+            "--host",
+            host,
+            "--port",
+            port_text,
+            "--workers",
+            "2",
+            APP,
+        ],
+        "daphne": [str(BIN / "daphne"), "--bind", host, "--port", port_text, APP],
+    }
+    return commands[setup]
+
+
+SERVER_SETUPS = ["uvicorn-1", "uvicorn-2", "gunicorn-uvicorn-2", "granian-1", "granian-2", "daphne"]
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def web_server(setup: str, env: dict[str, str], log_dir: Path) -> Iterator[str]:
+    """Serve the bench application in `setup`; yields its base URL once /healthz answers."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    with (log_dir / f"web-{setup}.log").open("ab") as log:
+        process = subprocess.Popen(server_command(setup, port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_until_up(base_url, process)
+            yield base_url
+        finally:
+            _stop(process)
+
+
+def _wait_until_up(base_url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the web server exited with {process.returncode}; see its log")
+        try:
+            with opener.open(f"{base_url}/healthz", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("the web server did not start")
+
+
+@contextmanager
+def rq_worker(env: dict[str, str], log_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """The Procfile's worker."""
+    with (log_dir / "worker.log").open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "rqworker", "default", "--with-scheduler"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield process
+        finally:
+            _stop(process)
+
+
+@contextmanager
+def fake_cloudinary() -> Iterator[str]:
+    """The local Cloudinary-compatible server in its own process; yields its CLOUDINARY_URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.cloudinary_server"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        yield process.stdout.readline().decode().strip()
+    finally:
+        _stop(process)

@@ -1,0 +1,56 @@
+"""Figures of interleaved rounds, and the table that puts hopla beside its reference."""
+
+import statistics
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Row:
+    """One line: hopla's figure, the reference's, and their ratio (median of the per-round ratios)."""
+
+    workload: str
+    metric: str
+    hopla: list[float] = field(default_factory=list)
+    reference: list[float] = field(default_factory=list)
+    note: str = ""
+
+    def add(self, hopla: float, reference: float) -> None:
+        self.hopla.append(hopla)
+        self.reference.append(reference)
+
+    @property
+    def ratio(self) -> float | None:
+        ratios = [h / r for h, r in zip(self.hopla, self.reference, strict=True) if r]
+        return statistics.median(ratios) if ratios else None
+
+
+def _figure(values: list[float]) -> str:
+    if not values:
+        return "-"
+    value = statistics.median(values)
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def table(rows: list[Row], title: str) -> str:
+    header = ["workload", "metric", "hopla", "reference", "hopla/ref", "note"]
+    lines = [
+        [
+            row.workload,
+            row.metric,
+            _figure(row.hopla),
+            _figure(row.reference),
+            "-" if row.ratio is None else f"{row.ratio:.2f}",
+            row.note,
+        ]
+        for row in rows
+    ]
+    widths = [max(len(line[column]) for line in [header, *lines]) for column in range(len(header))]
+    out = [title, " | ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True)).rstrip()]
+    out.append("-|-".join("-" * width for width in widths))
+    out += [" | ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in lines]
+    return "\n".join(out)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]

@@ -1,1 +1,0 @@
-"""Measurements behind the realtime settings (run by hand, not by the test suite)."""

@@ -1,4 +1,4 @@
-"""Settings of the servers under benchmark: production-like (DEBUG and Silk off, persistent database
+"""Settings of the servers under benchmark: production-like (DEBUG and Silk off, pooled database
 connections, Redis, a real RQ worker), plus the floor views mounted beside the API.
 
 Not `hopla.settings.production`: that one redirects to HTTPS, which a local load generator cannot follow.
@@ -11,7 +11,7 @@ DEBUG = False
 SILK_ENABLED = False
 ROOT_URLCONF = "bench.urls"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)  # noqa: F405
+
 # Pub/sub channels ignore Redis database numbers: a prefix of its own keeps the bench's events apart
 # from any other hopla on the same Redis (the tests, a developer's server).
 _layer_config = CHANNEL_LAYERS["default"].get("CONFIG")

@@ -480,9 +480,12 @@ async def load(
     elapsed = loop.time() - started
     rss["end"] = web.rss_kib()
 
-    # Let the worker finish the images, then give the last events time to arrive.
+    # Let the worker finish the images, then give the last events time to arrive: up to two sweeps
+    # of the worker's outbox, which pushes again an event whose publish was lost.
     drained = await sync_to_async(_images_settled)(tally.uploaded_images, 60)
-    await asyncio.sleep(2)
+    deadline = loop.time() + 12
+    while loop.time() < deadline and not await sync_to_async(_all_delivered)(listeners, baseline):
+        await asyncio.sleep(0.5)
     stop.set()
     await asyncio.gather(*listening, return_exceptions=True)
     audit = await sync_to_async(_audit)(tally, listeners, baseline)
@@ -516,6 +519,16 @@ def _images_settled(image_ids: list[str], timeout: float) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+def _all_delivered(listeners: list[Listener], baseline: int) -> bool:
+    from tickets.models import Event
+
+    return all(
+        set(Event.objects.filter(project_id=listener.member.project_id, seq__gt=baseline).values_list("seq", flat=True))
+        <= set(listener.received)
+        for listener in listeners
+    )
 
 
 def _audit(tally: Tally, listeners: list[Listener], baseline: int) -> dict[str, Any]:

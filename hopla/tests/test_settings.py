@@ -1,6 +1,7 @@
 """Each settings module starts (or refuses to) as documented; run in subprocesses with a clean env."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -84,3 +85,13 @@ def test_silk_when_enabled_is_mounted_for_staff_only(tmp_path):
     assert anonymous == "302"  # to the login page
     assert member in {"302", "403"}
     assert staff == "200"
+
+
+def test_every_setting_read_from_the_environment_is_documented():
+    read = set()
+    for module in (ROOT / "hopla" / "settings").glob("*.py"):
+        read |= set(re.findall(r'env\.\w+\(\s*"([A-Z_]+)"', module.read_text()))
+    documented = set(re.findall(r"^#? ?([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
+    assert read - documented == set(), "read from the environment but missing from .env.example"
+    readme = (ROOT / "README.md").read_text()
+    assert [name for name in sorted(documented) if f"`{name}`" not in readme] == [], "missing from README"

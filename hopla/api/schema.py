@@ -71,13 +71,11 @@ def error_components() -> dict[str, Any]:
                 "code": {"type": "string", "description": "A stable machine string."},
                 "errors": {
                     "type": "object",
-                    "description": "Validation errors by field (`non_field_errors` for the others). A list "
-                    "field's errors are keyed by item index.",
+                    "description": "Validation errors by field (`non_field_errors` for the others). The "
+                    "message of an error in a list item or nested object says where (`item 0: ...`).",
                     "additionalProperties": {
-                        "oneOf": [
-                            {"type": "array", "items": {"$ref": f"#/components/schemas/{ERROR_ITEM_SCHEMA}"}},
-                            {"type": "object"},
-                        ]
+                        "type": "array",
+                        "items": {"$ref": f"#/components/schemas/{ERROR_ITEM_SCHEMA}"},
                     },
                 },
             },
@@ -86,8 +84,43 @@ def error_components() -> dict[str, Any]:
     }
 
 
-def _error_response(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": ERROR_REF}}}
+# One example body per status, as Swagger and Redoc show them.
+EXAMPLES: dict[int, dict[str, Any]] = {
+    400: {
+        "detail": "Invalid input: title, labels.",
+        "code": "invalid",
+        "errors": {
+            "title": [{"message": "This field may not be blank.", "code": "blank"}],
+            "labels": [{"message": "item 0: Ensure this field has no more than 50 characters.", "code": "max_length"}],
+        },
+    },
+    401: {"detail": "Authentication credentials were not provided.", "code": "not_authenticated"},
+    403: {"detail": "Only project members and above can edit tickets; you are a viewer.", "code": "permission_denied"},
+    404: {"detail": "No such ticket.", "code": "not_found"},
+    409: {
+        "detail": "A ticket cannot move from open to closed; from open it can move to: in_progress.",
+        "code": "invalid_transition",
+        "from": "open",
+        "to": "closed",
+        "allowed": ["in_progress"],
+    },
+    412: {
+        "detail": "The object has changed since you read it (it is now at version 4); read it again.",
+        "code": "precondition_failed",
+        "version": 4,
+    },
+    413: {"detail": "JSON bodies are limited to 1048576 bytes.", "code": "request_too_large"},
+    415: {"detail": 'Unsupported media type "text/plain" in request.', "code": "unsupported_media_type"},
+    429: {"detail": "Request was throttled. Expected available in 42 seconds.", "code": "throttled", "retry_after": 42},
+}
+LAST_ADMIN_EXAMPLE = {
+    "detail": "A project keeps at least one admin: make someone else admin first.",
+    "code": "last_admin",
+}
+
+
+def _error_response(description: str, example: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": ERROR_REF, "example": example}}}
 
 
 def operation_error_codes(path: str, method: str, operation: dict[str, Any]) -> dict[int, str]:
@@ -125,7 +158,8 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
             for code, description in sorted(operation_error_codes(path, method, operation).items()):
-                response = responses.setdefault(str(code), _error_response(description))
+                example = LAST_ADMIN_EXAMPLE if "`last_admin`" in description else EXAMPLES[code]
+                response = responses.setdefault(str(code), _error_response(description, example))
                 if code == 429:
                     response.setdefault("headers", {})["Retry-After"] = {
                         "schema": {"type": "integer"},

@@ -78,3 +78,16 @@ def test_every_operation_has_a_summary_and_a_tag(api_client):
         for method, operation in operations.items():
             assert operation.get("summary"), f"{method.upper()} {path} has no summary"
             assert operation.get("tags"), f"{method.upper()} {path} has no tag"
+
+
+def test_every_documented_error_has_the_contract_shape_and_an_example(api_client):
+    schema = api_client.get("/api/schema/?format=json").json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            errors = {status: body for status, body in operation["responses"].items() if status >= "400"}
+            needs_token = any("jwtAuth" in requirement for requirement in operation.get("security", []))
+            assert "401" in errors or not needs_token, f"{method} {path}"
+            for status, response in errors.items():
+                content = response["content"]["application/json"]
+                assert content["schema"] == {"$ref": "#/components/schemas/Error"}, f"{method} {path} {status}"
+                assert {"detail", "code"} <= set(content["example"]), f"{method} {path} {status}"

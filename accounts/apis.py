@@ -24,8 +24,9 @@ from accounts.serializers import (
 from accounts.throttles import LoginEmailThrottle, LoginIPThrottle, PasswordResetThrottle, RegisterThrottle
 
 
+# Reachable without a token; a stale Authorization header must not turn it into a 401. (A comment,
+# not a docstring: the schema would show a docstring as every public endpoint's description.)
 class PublicApi(APIView):
-    """Reachable without a token; a stale Authorization header must not turn it into a 401."""
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]

@@ -23,7 +23,7 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from accounts.models import User
 from tickets.filters import TicketFilter
-from tickets.models import Priority, Project, Ticket
+from tickets.models import Priority, Ticket
 from tickets.selectors import ticket_list
 
 # Stands for the acting user in the captured statements; no real user has it.
@@ -32,7 +32,6 @@ _PRIORITY_NAMES = {priority.value: priority.label for priority in Priority}
 _USER_FIELDS = [field.attname for field in User._meta.concrete_fields]
 _USER_COLUMNS = len(_USER_FIELDS)
 _TICKET_COLUMNS = [field.attname for field in Ticket._meta.concrete_fields if field.name != "search_vector"]
-_PROJECT_COLUMNS = len(Project._meta.concrete_fields)
 
 # query string -> (count statement, page statement); user statement
 _list_statements: dict[str, tuple[str, str]] = {}
@@ -155,8 +154,10 @@ def _ticket_list(request: HttpRequest) -> HttpResponse:
         if count and offset <= count:
             cursor.execute(_for_user(page_sql, user_id))
             rows = cursor.fetchall()
-    ticket_width = len(_TICKET_COLUMNS) + 1  # the status_rank annotation follows the ticket's columns
-    assignee_at = ticket_width + _PROJECT_COLUMNS
+    # The ticket's columns, its status_rank annotation, then the joined assignee and reporter (the
+    # order of ticket_list's select_related).
+    ticket_width = len(_TICKET_COLUMNS) + 1
+    assignee_at = ticket_width
     reporter_at = assignee_at + _USER_COLUMNS
     results = [
         _ticket_json(

@@ -128,12 +128,7 @@ def comment_list(*, ticket: Ticket) -> QuerySet[Comment]:
 
 
 def comment_get(*, ticket: Ticket, comment_id: Any) -> Comment:
-    comment_uuid = as_uuid(comment_id)
-    comment = comment_list(ticket=ticket).filter(pk=comment_uuid).first() if comment_uuid else None
-    if comment is None:
-        raise NotFound("No such comment on this ticket.")
-    comment.ticket = ticket  # already loaded and access-checked: spare the query
-    return comment
+    return _one_of_ticket(comment_list(ticket=ticket), ticket, comment_id, "No such comment on this ticket.")
 
 
 def image_list(*, ticket: Ticket) -> QuerySet[Image]:
@@ -141,12 +136,17 @@ def image_list(*, ticket: Ticket) -> QuerySet[Image]:
 
 
 def image_get(*, ticket: Ticket, image_id: Any) -> Image:
-    image_uuid = as_uuid(image_id)
-    image = image_list(ticket=ticket).filter(pk=image_uuid).first() if image_uuid else None
-    if image is None:
-        raise NotFound("No such image on this ticket.")
-    image.ticket = ticket  # already loaded and access-checked: spare the query
-    return image
+    return _one_of_ticket(image_list(ticket=ticket), ticket, image_id, "No such image on this ticket.")
+
+
+def _one_of_ticket(rows: QuerySet[Any], ticket: Ticket, object_id: Any, missing: str) -> Any:
+    """One row of an already access-checked ticket, by id; 404 for an unknown or malformed id."""
+    object_uuid = as_uuid(object_id)
+    found = rows.filter(pk=object_uuid).first() if object_uuid else None
+    if found is None:
+        raise NotFound(missing)
+    found.ticket = ticket  # already loaded: spare the query
+    return found
 
 
 def ticket_history(*, ticket: Ticket) -> QuerySet[Event]:

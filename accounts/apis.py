@@ -27,7 +27,6 @@ from accounts.throttles import LoginEmailThrottle, LoginIPThrottle, PasswordRese
 # Reachable without a token; a stale Authorization header must not turn it into a 401. (A comment,
 # not a docstring: the schema would show a docstring as every public endpoint's description.)
 class PublicApi(APIView):
-
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 

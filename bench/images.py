@@ -74,10 +74,17 @@ def _park_worker() -> None:
     suspend(queue.connection)
     job = queue.enqueue(noop)
     deadline = time.monotonic() + 30
-    # The parking job done, the worker's next loop sees the suspension: wait until it says so.
-    while job.get_status(refresh=True) != "finished" or any(
-        worker.get_state() != WorkerStatus.SUSPENDED for worker in Worker.all(queue=queue)
-    ):
+    # The parking job done, the worker's next loop sees the suspension: wait until it says so. A worker
+    # still busy with an earlier job may see the suspension first and never take the parking job: then
+    # the job is taken back, so the round's queue holds only its own jobs.
+    while True:
+        parked = all(worker.get_state() == WorkerStatus.SUSPENDED for worker in Worker.all(queue=queue))
+        status = job.get_status(refresh=True)
+        if parked and status == "finished":
+            return
+        if parked and status == "queued":
+            queue.remove(job)
+            return
         if time.monotonic() > deadline:
             raise SystemExit("the RQ worker did not park (suspend) in time")
         time.sleep(0.02)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from bench.scale import FULL, QUICK
 
-REDIS_URL = "redis://127.0.0.1:6379/7"
+# Overridable so that two checkouts can run the suite side by side without sharing data.
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 
 
 def _arguments() -> argparse.Namespace:
@@ -36,6 +37,7 @@ def main() -> None:
     arguments = _arguments()
     scale = QUICK if arguments.quick else FULL
     database = "hopla_bench_suite_quick" if arguments.quick else "hopla_bench_suite"
+    database = os.environ.get("BENCH_DATABASE", database)
     started = time.monotonic()
     from bench.processes import SERVER_SETUPS, fake_cloudinary
 

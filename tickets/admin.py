@@ -1,13 +1,18 @@
 """Admin for projects, memberships, tickets with their comments and images, and the read-only event log."""
 
+from datetime import timedelta
 from typing import Any
 
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import ngettext
 
-from tickets.models import Comment, Event, EventType, Image, Membership, Project, Ticket
+from tickets.models import Comment, Event, EventType, Image, ImageStatus, Membership, PendingImageData, Project, Ticket
+from tickets.services.images import images_retry_failed
 
 
 def ticket_link(ticket_id: Any, label: str) -> str:
@@ -129,17 +134,87 @@ class EventAdmin(admin.ModelAdmin):
         return False
 
 
+def can_be_retried(image: Image) -> bool:
+    """Failed with its uploaded bytes still kept; needs the `has_kept_bytes` annotation of `ImageAdmin`."""
+    return image.status == ImageStatus.FAILED and bool(getattr(image, "has_kept_bytes", False))
+
+
+class RetryableFilter(admin.SimpleListFilter):
+    """Failed images split by whether their bytes are still kept (`IMAGE_FAILED_RETENTION_HOURS`)."""
+
+    title = "failed image retry"
+    parameter_name = "retry"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Can be retried"), ("no", "Cannot: bytes deleted")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Image]) -> QuerySet[Image]:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(status=ImageStatus.FAILED, pending_data__isnull=self.value() == "no")
+        return queryset
+
+
 @admin.register(Image)
 class ImageAdmin(admin.ModelAdmin):
-    list_display = ["id", "on_ticket", "status", "original_filename", "format", "bytes", "attempts", "created_at"]
-    list_filter = ["status", "format", "created_at"]
+    list_display = [
+        "id", "on_ticket", "status", "retryable", "original_filename", "format", "bytes", "attempts", "created_at"
+    ]  # fmt: skip
+    list_filter = ["status", RetryableFilter, "format", "created_at"]
     search_fields = ["=id", "ticket__key", "original_filename"]
     list_select_related = ["ticket"]
-    readonly_fields = [field.name for field in Image._meta.fields]
+    readonly_fields = [*(field.name for field in Image._meta.fields), "retry"]
+    actions = ["retry_failed_images"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Image]:
+        # One EXISTS per row in the same query, so the list shows retryability without a query per image.
+        kept = PendingImageData.objects.filter(image=OuterRef("pk"))
+        return super().get_queryset(request).annotate(has_kept_bytes=Exists(kept))
 
     @admin.display(description="ticket", ordering="ticket__key")
     def on_ticket(self, image: Image) -> str:
         return ticket_link(image.ticket_id, image.ticket.key)
+
+    @admin.display(description="retryable", boolean=True)
+    def retryable(self, image: Image) -> bool:
+        return can_be_retried(image)
+
+    @admin.display(description="retry")
+    def retry(self, image: Image) -> str:
+        if image.status != ImageStatus.FAILED:
+            return "-"
+        if can_be_retried(image):
+            failed_at = image.processed_at or image.updated_at
+            until = failed_at + timedelta(hours=settings.IMAGE_FAILED_RETENTION_HOURS)
+            return f"Possible: its uploaded bytes are kept until {until:%Y-%m-%d %H:%M} UTC (list action)."
+        return "Not possible: its uploaded bytes were deleted after the retention period; upload the file again."
+
+    @admin.action(description="Retry selected failed images", permissions=["change"])
+    def retry_failed_images(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:
+        outcome = images_retry_failed(image_ids=queryset.values_list("pk", flat=True), actor=request.user)  # type: ignore[arg-type]
+        if outcome.queued:
+            count = len(outcome.queued)
+            message = ngettext(
+                "Queued %d failed image for another try.", "Queued %d failed images for another try.", count
+            )
+            self.message_user(request, message % count, messages.SUCCESS)
+        if outcome.not_failed:
+            count = len(outcome.not_failed)
+            message = ngettext(
+                "Skipped %d image that is not failed (ready, pending or processing).",
+                "Skipped %d images that are not failed (ready, pending or processing).",
+                count,
+            )
+            self.message_user(request, message % count, messages.WARNING)
+        if outcome.bytes_gone:
+            count = len(outcome.bytes_gone)
+            message = ngettext(
+                "Skipped %d failed image whose uploaded bytes were deleted after %d hours "
+                "(IMAGE_FAILED_RETENTION_HOURS): upload it again.",
+                "Skipped %d failed images whose uploaded bytes were deleted after %d hours "
+                "(IMAGE_FAILED_RETENTION_HOURS): upload them again.",
+                count,
+            )
+            self.message_user(request, message % (count, settings.IMAGE_FAILED_RETENTION_HOURS), messages.WARNING)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -27,6 +27,15 @@ def requeue_stuck_images() -> None:
         logger.warning("stuck images requeued", extra={"fields": {"job": "requeue_stuck_images", "images": requeued}})
 
 
+def purge_expired_failed_image_bytes() -> None:
+    """Periodic sweep run by the worker: delete the bytes failed images kept past their retention."""
+    purged = images.images_purge_expired_failed_bytes()
+    if purged:
+        logger.info(
+            "failed image bytes purged", extra={"fields": {"job": "purge_expired_failed_image_bytes", "images": purged}}
+        )
+
+
 def republish_events() -> None:
     """Periodic sweep run by the worker: push again the events the channel layer never took."""
     published = events.events_republish()

@@ -196,7 +196,8 @@ class Image(models.Model):
 class PendingImageData(models.Model):
     """The uploaded bytes, in the database so that a worker on any machine can read them.
 
-    Deleted by the job once the image is stored (or has failed), and with the image.
+    Deleted by the job once the image is stored, and with the image. A failed image keeps them for
+    `IMAGE_FAILED_RETENTION_HOURS` so that it can be retried (`images_retry_failed`).
     """
 
     image = models.OneToOneField(Image, on_delete=models.CASCADE, primary_key=True, related_name="pending_data")

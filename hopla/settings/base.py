@@ -227,9 +227,14 @@ IMAGE_RETRY_INTERVALS = [int(seconds) for seconds in env.list("IMAGE_RETRY_INTER
 # Images still pending or processing after this long are re-enqueued, by the worker's sweep below
 # or by `manage.py requeue_stuck_images`.
 IMAGE_STUCK_AFTER_SECONDS = env.int("IMAGE_STUCK_AFTER_SECONDS", default=15 * 60)
+# A failed image keeps its uploaded bytes this long, so an admin can retry it; then the sweep below
+# deletes them (the image stays failed, no longer retryable).
+IMAGE_FAILED_RETENTION_HOURS = env.int("IMAGE_FAILED_RETENTION_HOURS", default=7 * 24)
 # Sweeps the worker (hopla.worker.PeriodicTasksWorker) runs in the background: dotted path → seconds.
+IMAGE_SWEEP_INTERVAL_SECONDS = env.int("IMAGE_SWEEP_INTERVAL_SECONDS", default=60)
 WORKER_PERIODIC_TASKS = {
-    "tickets.jobs.requeue_stuck_images": env.int("IMAGE_SWEEP_INTERVAL_SECONDS", default=60),
+    "tickets.jobs.requeue_stuck_images": IMAGE_SWEEP_INTERVAL_SECONDS,
+    "tickets.jobs.purge_expired_failed_image_bytes": IMAGE_SWEEP_INTERVAL_SECONDS,
     "tickets.jobs.republish_events": env.int("EVENT_REPUBLISH_INTERVAL_SECONDS", default=5),
 }
 

@@ -1,11 +1,15 @@
 """Image writes: the upload (validated, bytes parked in the database), the storing job, deletion, recovery.
 
 An image moves pending → processing → ready (or failed). The web request never talks to the store;
-the job does, and is safe to run twice: the store keys the asset by the image id.
+the job does, and is safe to run twice: the store keys the asset by the image id. A failed image
+keeps its bytes for `IMAGE_FAILED_RETENTION_HOURS`, so an admin can send it back to pending.
 """
 
 import logging
-from datetime import timedelta
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -154,7 +158,8 @@ def _finish_failed(image_id: Any, attempt: int, error: str) -> None:
     image.error = error[:2000]
     image.processed_at = timezone.now()
     image.save()
-    PendingImageData.objects.filter(image_id=image_id).delete()
+    # The bytes stay (until `images_purge_expired_failed_bytes`) so that `images_retry_failed` can
+    # try again once the cause (a store outage, a refused account) is fixed.
     logger.warning("image failed", extra={"fields": {"image": str(image_id), "error": image.error}})
     event_record(
         type=EventType.IMAGE_FAILED,
@@ -200,3 +205,69 @@ def images_requeue_stuck(*, older_than: timedelta | None = None) -> list[str]:
         Image.objects.filter(pk=image_id).update(updated_at=timezone.now())  # not again until it is stuck again
         _enqueue_processing(image_id)
     return [str(image_id) for image_id in stuck]
+
+
+def _failed_bytes_expire_before() -> datetime:
+    """Images that failed before this moment have had their bytes deleted (or will at the next sweep)."""
+    return timezone.now() - timedelta(hours=settings.IMAGE_FAILED_RETENTION_HOURS)
+
+
+@transaction.atomic
+def images_purge_expired_failed_bytes() -> list[str]:
+    """Delete the kept bytes of images failed for longer than `IMAGE_FAILED_RETENTION_HOURS`.
+
+    The images are locked like `images_retry_failed` locks them, so a retry and this sweep never
+    interleave: a retried image is no longer failed here, a purged one has no bytes left there.
+    """
+    expired = list(
+        Image.objects.select_for_update(no_key=True, skip_locked=True, of=("self",))
+        .filter(status=ImageStatus.FAILED, processed_at__lt=_failed_bytes_expire_before(), pending_data__isnull=False)
+        .values_list("pk", flat=True)
+    )
+    PendingImageData.objects.filter(image_id__in=expired).delete()
+    return [str(image_id) for image_id in expired]
+
+
+@dataclass
+class ImageRetryOutcome:
+    """What `images_retry_failed` did with each image it was given, by image id."""
+
+    queued: list[str] = field(default_factory=list)
+    not_failed: list[str] = field(default_factory=list)
+    bytes_gone: list[str] = field(default_factory=list)
+
+
+@transaction.atomic
+def images_retry_failed(*, image_ids: Iterable[Any], actor: User) -> ImageRetryOutcome:
+    """Send failed images whose bytes are still kept back to pending and queue their job again.
+
+    Others are skipped: not failed (ready, or already retried by someone else: the row lock makes a
+    second concurrent retry see `pending` and queue nothing), or failed with their bytes purged.
+    `attempts` is not reset: the job lets only the latest attempt finish an image, so numbering on
+    keeps a straggler of the earlier run from finishing (or failing) the retried image.
+    No event is written here (SPEC §7 has no such type); the job writes `image.ready` or
+    `image.failed` when it is done, as after an upload.
+    """
+    images = list(
+        Image.objects.select_for_update(no_key=True).filter(pk__in=list(image_ids)).order_by("pk")  # one lock order
+    )
+    kept = set(
+        PendingImageData.objects.filter(
+            image_id__in=[image.pk for image in images if image.status == ImageStatus.FAILED]
+        ).values_list("image_id", flat=True)
+    )
+    outcome = ImageRetryOutcome()
+    for image in images:
+        if image.status != ImageStatus.FAILED:
+            outcome.not_failed.append(str(image.pk))
+        elif image.pk not in kept:
+            outcome.bytes_gone.append(str(image.pk))
+        else:
+            outcome.queued.append(str(image.pk))
+            transaction.on_commit(partial(_enqueue_processing, image.pk))
+    Image.objects.filter(pk__in=outcome.queued).update(
+        status=ImageStatus.PENDING, error="", processed_at=None, updated_at=timezone.now()
+    )
+    if outcome.queued:
+        logger.info("failed images retried", extra={"fields": {"images": outcome.queued, "actor": str(actor.pk)}})
+    return outcome

@@ -31,6 +31,8 @@ def staff_client(team) -> Client:
         "/admin/accounts/user/?q=example",
         "/admin/tickets/comment/?q=OPS",
         "/admin/tickets/image/",
+        "/admin/tickets/image/?retry=yes",
+        "/admin/tickets/image/?retry=no&status__exact=failed",
     ],
 )
 def test_changelists_load(staff_client, path):

@@ -168,7 +168,7 @@ def test_failing_every_try_ends_failed_with_a_readable_error(
     assert image.status == ImageStatus.FAILED
     assert image.attempts == 1 + len(settings.IMAGE_RETRY_INTERVALS)
     assert "Gave up after repeated failures" in image.error
-    assert not PendingImageData.objects.filter(image_id=image.id).exists()
+    assert PendingImageData.objects.filter(image_id=image.id).exists()  # kept for a retry (test_image_retry.py)
     failed = Event.objects.get(type="image.failed")
     assert failed.data["error"] == image.error
 

@@ -78,7 +78,8 @@ def sort_keys(queryset: QuerySet[Any]) -> list[SortKey]:
         if isinstance(item, str):
             path, descending, nulls_last = item.removeprefix("-"), item.startswith("-"), None
         elif isinstance(item, OrderBy) and isinstance(item.expression, F):
-            path, descending = item.expression.name, item.descending  # type: ignore[attr-defined]  # F.name: not in the stubs
+            path = item.expression.name  # type: ignore[attr-defined]  # F.name is not in the stubs
+            descending = item.descending
             nulls_last = True if item.nulls_last else False if item.nulls_first else None
         else:
             raise ImproperlyConfigured(f"Keyset pages need orderings by field names or F(), not {item!r}.")
@@ -170,7 +171,7 @@ def _beyond_one(key: SortKey, value: Any, cursor: Cursor) -> Q:
     if value is None:
         return _NOTHING if nulls_ahead else Q(**{f"{key.path}__isnull": False})
     beyond = Q(**{f"{key.path}__{'gt' if ascending_walk else 'lt'}": value})
-    return beyond | Q(**{f"{key.path}__isnull": True}) if nulls_ahead else beyond
+    return (beyond | Q(**{f"{key.path}__isnull": True})) if nulls_ahead else beyond
 
 
 # --- the cursor string ------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from accounts.models import User
 from tickets.filters import TicketFilter
 from tickets.models import Priority, Ticket
-from tickets.selectors import ticket_list
+from tickets.selectors import ticket_count, ticket_list
 
 # Stands for the acting user in the captured statements; no real user has it.
 _PLACEHOLDER_USER = uuid.UUID("00000000-0000-4000-8000-00000000b0b0")
@@ -132,7 +132,8 @@ def _list_statements_for(request: HttpRequest) -> tuple[str, str]:
         queryset = filters.qs
         limit = int(request.GET.get("limit", 25))
         offset = int(request.GET.get("offset", 0))
-        count_sql = _capture(queryset.count)[0]
+        filtered = TicketFilter.narrows(request.GET)
+        count_sql = _capture(lambda: ticket_count(user=placeholder, tickets=queryset, filtered=filtered))[0]
         # The count is zero for the placeholder, so force the page query the way the paginator runs it.
         page_sql = _capture(lambda: list(queryset[offset : offset + limit]))[0]
         _list_statements[query_string] = (count_sql, page_sql)

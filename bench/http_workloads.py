@@ -1,4 +1,5 @@
-"""W1 to W3: the ticket list, the filtered list and ticket creation, each against its floor view.
+"""W1 to W3: the ticket list, the filtered list and ticket creation, each against its floor view;
+and the list deep into the table, by offset against by cursor.
 
 Rounds interleave hopla and the floor (the order alternating), so a slow moment of the shared
 machine hits both; figures are medians over rounds, ratios the median of per-round ratios.
@@ -12,8 +13,12 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from accounts.models import User
 from bench.load import Request, run_wrk
 from bench.report import Row
+from hopla.api import keyset
+from tickets.filters import TicketFilter
+from tickets.selectors import ticket_list
 
 FLOOR_PATH = "/bench/floor/tickets/"
 API_PATH = "/api/v1/tickets/"
@@ -92,14 +97,14 @@ def run(
     rows: list[Row],
     latency: bool = True,
 ) -> None:
-    """Appends the workload's rows: req/s under load, then p50/p99 of one connection."""
-    throughput = Row(workload.name, f"req/s ({connections} conn)")
-    p50 = Row(workload.name, "p50 ms (1 conn)")
-    p99 = Row(workload.name, "p99 ms (1 conn)")
+    """Appends the workload's rows against its floor: req/s under load, then p50/p99 of one connection."""
     hopla_request = workload.request(API_PATH, token)
     floor_request = workload.request(FLOOR_PATH, token)
     errors = {hopla_request: 0, floor_request: 0}
     statuses: set[int] = set()
+    throughput = Row(workload.name, f"req/s ({connections} conn)")
+    p50 = Row(workload.name, "p50 ms (1 conn)")
+    p99 = Row(workload.name, "p99 ms (1 conn)")
     # A short unmeasured run each: connections opened, statements captured, caches warm.
     for request in (hopla_request, floor_request):
         run_wrk(base_url, request, connections=connections, seconds=1)
@@ -122,3 +127,63 @@ def run(
     rows.append(throughput)
     if latency:
         rows += [p50, p99]
+
+
+# --- W1 deep page: limit/offset against a cursor at the same row ------------------------------------
+
+# How deep, as a share of all tickets: offset 90 000 of 100 000 (4 500 of 5 000 in the quick run).
+DEEP_SHARE = 0.9
+
+
+@dataclass(frozen=True)
+class DeepPage:
+    name: str
+    offset_query: str
+    cursor_query: str
+
+
+def deep_page(user: User, tickets: int) -> DeepPage:
+    """The default list at offset 90 % by limit/offset, and a cursor that starts at the same row.
+
+    The cursor is built from the row before (as the previous page's `next` would be), not walked to.
+    """
+    offset = int(tickets * DEEP_SHARE)
+    cursor = keyset.cursor_at(TicketFilter({}, queryset=ticket_list(user=user)).qs, offset)
+    return DeepPage(f"W1 deep page @{offset}", f"{LIST_QUERY}&offset={offset}", f"{LIST_QUERY}&cursor={cursor}")
+
+
+def deep_page_check(deep: DeepPage, token: str) -> tuple[int, int]:
+    """Checks that both answer the same tickets; returns the query counts (offset, cursor)."""
+    offset_status, offset_body, offset_sql = _in_process(
+        HttpWorkload(deep.name, "GET", deep.offset_query), API_PATH, token
+    )
+    cursor_status, cursor_body, cursor_sql = _in_process(
+        HttpWorkload(deep.name, "GET", deep.cursor_query), API_PATH, token
+    )
+    if offset_status != 200 or cursor_status != 200 or offset_body["results"] != cursor_body["results"]:
+        raise SystemExit(f"{deep.name}: the cursor page is not the offset page ({offset_status}/{cursor_status})")
+    return len(offset_sql), len(cursor_sql)
+
+
+def deep_page_run(deep: DeepPage, *, base_url: str, token: str, rounds: int, seconds: float, rows: list[Row]) -> None:
+    """One connection each, interleaved: what one client waits for a page that deep. `hopla` is the
+    limit/offset page, `reference` the cursor page, so the ratio is how much more the offset costs."""
+    by_offset = Request("GET", API_PATH + deep.offset_query, token, None)
+    by_cursor = Request("GET", API_PATH + deep.cursor_query, token, None)
+    note = "hopla: ?offset=; reference: ?cursor= at the same row"
+    throughput = Row(deep.name, "req/s (1 conn)", note=note)
+    p50 = Row(deep.name, "p50 ms (1 conn)")
+    p99 = Row(deep.name, "p99 ms (1 conn)")
+    for request in (by_offset, by_cursor):
+        run_wrk(base_url, request, connections=1, seconds=1)
+    errors = 0
+    for number in range(rounds):
+        order = [by_offset, by_cursor] if number % 2 == 0 else [by_cursor, by_offset]
+        single = {request: run_wrk(base_url, request, connections=1, seconds=seconds) for request in order}
+        errors += sum(result.errors for result in single.values())
+        throughput.add(single[by_offset].requests_per_second, single[by_cursor].requests_per_second)
+        p50.add(single[by_offset].p50_ms, single[by_cursor].p50_ms)
+        p99.add(single[by_offset].p99_ms, single[by_cursor].p99_ms)
+    if errors:
+        throughput.note += f"; {errors} errors"
+    rows += [throughput, p50, p99]

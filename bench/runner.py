@@ -138,6 +138,22 @@ def _http_workloads(
         queries.add(hopla_queries, floor_queries)
         rows.append(queries)
         print(table(rows[-4:], ""), flush=True)
+        if workload.name.startswith("W1"):
+            _deep_page(scale, world, base_url, rows)
+
+
+def _deep_page(scale: Scale, world: data.World, base_url: str, rows: list[Row]) -> None:
+    deep = http_workloads.deep_page(world.user, scale.tickets)
+    _section(f"{deep.name}: GET {http_workloads.API_PATH}{deep.offset_query} against the same page by cursor")
+    offset_queries, cursor_queries = http_workloads.deep_page_check(deep, world.token)
+    print(f"same tickets by offset and by cursor: yes; queries per request: {offset_queries} and {cursor_queries}")
+    http_workloads.deep_page_run(
+        deep, base_url=base_url, token=world.token, rounds=scale.rounds, seconds=scale.seconds / 2, rows=rows
+    )
+    queries = Row(deep.name, "queries/request")
+    queries.add(offset_queries, cursor_queries)
+    rows.append(queries)
+    print(table(rows[-4:], ""), flush=True)
 
 
 def _compare_servers(

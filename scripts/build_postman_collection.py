@@ -349,6 +349,20 @@ tickets = [
         tests=[*status(200), *keys(*PAGE), "pm.test('finds it', () => pm.expect(pm.response.json().count).to.eql(1));"],
     ),
     request(
+        "List by cursor (keyset pages, no count)",
+        "GET",
+        "/api/v1/tickets/?project={{projectKey}}&ordering=-priority&limit=1&cursor=",
+        tests=[
+            *status(200),
+            *keys("next", "previous", "results"),
+            "pm.test('one ticket, first page', () => {",
+            "  const body = pm.response.json();",
+            "  pm.expect(body.results).to.have.lengthOf(1);",
+            "  pm.expect(body.previous).to.eql(null);",
+            "});",
+        ],
+    ),
+    request(
         "A bad filter value is a 400 naming it",
         "GET",
         "/api/v1/tickets/?status=sleeping",

@@ -4,6 +4,7 @@ Views resolve and permission-check objects through selectors, hand writes to ser
 with serializers; none of them touches the ORM on user input directly.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -18,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
 from hopla.api.conditional import version_etag
+from hopla.api.pagination import CursorOrLimitOffsetPagination
 from tickets import selectors
 from tickets.filters import TicketFilter
 from tickets.image_validation import clean_filename, validate_image_upload
@@ -74,8 +76,17 @@ class HoplaViewSet(viewsets.GenericViewSet):
             action=action,
         )
 
-    def paginated(self, queryset: QuerySet[Any], serializer_class: type[Serializer], **context: Any) -> Response:
-        page = self.paginate_queryset(queryset)
+    def paginated(
+        self,
+        queryset: QuerySet[Any],
+        serializer_class: type[Serializer],
+        *,
+        count: Callable[[], int] | None = None,
+        **context: Any,
+    ) -> Response:
+        """One page of `queryset`; `count`, if given, answers the total instead of a COUNT(*) of it."""
+        assert self.paginator is not None
+        page = self.paginator.paginate_queryset(queryset, self.request, view=self, count=count)  # type: ignore[call-arg]
         return self.get_paginated_response(serializer_class(page, many=True, context=context).data)
 
 
@@ -196,6 +207,7 @@ class TicketViewSet(HoplaViewSet):
     queryset = Ticket.objects.none()
     serializer_class = TicketSerializer
     filterset_class = TicketFilter
+    pagination_class = CursorOrLimitOffsetPagination  # the list and the history
     lookup_value_regex = "[^/]+"
     lookup_url_kwarg = "ticket"
 
@@ -203,7 +215,13 @@ class TicketViewSet(HoplaViewSet):
         return selectors.ticket_list(user=self.request.user)  # type: ignore[arg-type]
 
     def list(self, request: Request) -> Response:
-        return self.paginated(self.filter_queryset(self.get_queryset()), TicketSerializer)
+        tickets = self.filter_queryset(self.get_queryset())
+        filtered = TicketFilter.narrows(request.query_params)
+        return self.paginated(
+            tickets,
+            TicketSerializer,
+            count=lambda: selectors.ticket_count(user=request.user, tickets=tickets, filtered=filtered),  # type: ignore[arg-type]
+        )
 
     def create(self, request: Request) -> Response:
         serializer = TicketCreateSerializer(data=request.data)

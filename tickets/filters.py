@@ -187,6 +187,11 @@ class TicketFilter(django_filters.FilterSet):
         model = Ticket
         fields: list[str] = []
 
+    @classmethod
+    def narrows(cls, query_params: Any) -> bool:
+        """Whether the query names a filter (not just an ordering): an empty value filters nothing."""
+        return any(query_params.get(name) for name in cls.base_filters if name != "ordering")
+
     def filter_project(self, queryset: QuerySet[Ticket], name: str, value: dict[str, Any]) -> QuerySet[Ticket]:
         return queryset.filter(**value)
 

@@ -58,6 +58,10 @@ class Project(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     # The number of the last ticket created; bumped under a row lock so keys are never reused.
     last_ticket_number = models.PositiveIntegerField(default=0, editable=False)
+    # How many tickets the project has, kept by PostgreSQL triggers on tickets_ticket (migration 0004) so
+    # that every way of adding or removing tickets counts (services, admin, bulk loads, cascades). The
+    # database default lets raw inserts (seed_demo's COPY) leave it out.
+    ticket_count = models.IntegerField(default=0, db_default=0, editable=False)
 
     class Meta:
         ordering = ["key"]

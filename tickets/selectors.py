@@ -7,7 +7,9 @@ import re
 import uuid
 from typing import Any
 
-from django.db.models import Case, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+from django.db import connection
+from django.db.models import Case, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce
 from rest_framework.exceptions import NotFound, PermissionDenied
 
 from accounts.models import User
@@ -98,6 +100,21 @@ def ticket_list(*, user: User) -> QuerySet[Ticket]:
             )
         )
     )
+
+
+def ticket_count(*, user: User, tickets: QuerySet[Ticket], filtered: bool) -> int:
+    """How many `tickets` (a `ticket_list` of `user`, maybe filtered) there are.
+
+    Unfiltered, that is every ticket of the user's projects: the sum of the projects' trigger-kept
+    `ticket_count` (one row per project) instead of a COUNT(*) that reads every ticket (30-40 ms at
+    100 000 tickets, most of the list's time). Any filter needs the real count, and so does SQLite,
+    which has no triggers keeping `ticket_count` (migration 0004).
+    """
+    if filtered or connection.vendor != "postgresql":
+        return tickets.count()
+    my_projects = Membership.objects.filter(user=user).values("project_id")
+    counted = Project.objects.filter(pk__in=my_projects).aggregate(total=Coalesce(Sum("ticket_count"), 0))
+    return int(counted["total"])
 
 
 def ticket_get(*, user: User, reference: Any, minimum_role: Role = Role.VIEWER, action: str = "") -> Ticket:

@@ -45,7 +45,8 @@ DOMAIN_ERRORS: dict[tuple[str, str], dict[int, str]] = {
 }
 
 DESCRIPTIONS = {
-    400: "Invalid input: `code` is `invalid` with `errors` per field, or `parse_error` for a malformed body.",
+    400: "Invalid input: `code` is `invalid` with `errors` per field, `invalid_cursor` for a bad `cursor` "
+    "(lists that page by cursor), or `parse_error` for a malformed body.",
     401: "Not authenticated, or the credentials or token are not valid.",
     403: "Your role in the project does not allow this.",
     404: "No such object among those you may see.",

@@ -176,3 +176,42 @@ def test_tickets_and_comments_created_together_in_one_project_never_deadlock(tea
     assert statuses == [201] * (writers * 3)
     seqs = list(Event.objects.order_by("seq").values_list("seq", flat=True))
     assert len(seqs) == len(set(seqs))
+
+
+def test_tickets_created_and_deleted_together_in_one_project_never_deadlock_and_stay_counted(team):
+    """Deletion now updates the project's ticket count (a trigger) between its ticket lock and the event
+    lock; creation holds the project row, then the event lock. Mixed together they must all succeed."""
+    admin = client_for(team.admin)
+    doomed = [
+        admin.post("/api/v1/tickets/", {"project": "OPS", "title": f"Doomed {n}"}, format="json").json()["key"]
+        for n in range(12)
+    ]
+    writers = 12
+    start = threading.Barrier(writers)
+    statuses: list[int] = []
+
+    def write(index: int) -> None:
+        client = client_for(team.admin)
+        try:
+            start.wait(timeout=LOCK_WAIT_TIMEOUT)
+            if index % 2:
+                for key in doomed[index - 1 : index + 1]:
+                    statuses.append(client.delete(f"/api/v1/tickets/{key}/").status_code)
+            else:
+                for round_number in range(2):
+                    body = {"project": "OPS", "title": f"t{index}-{round_number}"}
+                    statuses.append(client.post("/api/v1/tickets/", body, format="json").status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=write, args=(index,)) for index in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=LOCK_WAIT_TIMEOUT * 2)
+    assert not any(thread.is_alive() for thread in threads), "a writer is stuck"
+    assert sorted(statuses) == [201] * 12 + [204] * 12
+    project = Project.objects.get(pk=team.project.pk)
+    assert project.ticket_count == Ticket.objects.filter(project=project).count() == 12
+    listed = admin.get("/api/v1/tickets/").json()
+    assert listed["count"] == 12

@@ -2,11 +2,16 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hopla.settings.local")
-# Django must be set up before anything imports models (the WebSocket routes do).
-django_http_application = get_asgi_application()
+# Django must be set up before anything imports models (the WebSocket routes do); what
+# django.core.asgi.get_asgi_application does, with hopla's handler.
+django.setup(set_prefix=False)
+
+from hopla.asgi_handler import ThreadPerRequestASGIHandler  # noqa: E402
+
+django_http_application = ThreadPerRequestASGIHandler()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 

@@ -1,5 +1,6 @@
 """HTTP through hopla's ASGI application: the middleware chain and the view in the request's thread."""
 
+import gc
 import inspect
 import json
 
@@ -41,6 +42,11 @@ async def _get(path: str, token: str = "") -> tuple[int, dict[bytes, bytes], byt
     # Let the request finish (its database connection is closed then) before the test database goes.
     await communicator.wait(10)
     return start["status"], {name.lower(): value for name, value in start["headers"]}, body
+
+
+def test_the_loaded_app_is_kept_out_of_garbage_collections() -> None:
+    assert gc.get_freeze_count() > 0
+    assert gc.get_threshold()[0] == 10_000
 
 
 def test_the_middleware_chain_is_loaded_in_sync_mode() -> None:

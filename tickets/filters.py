@@ -11,6 +11,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from hopla.api.filters import FilterSet
 from tickets.models import Priority, Project, Status, Ticket
 from tickets.selectors import TICKET_KEY, as_uuid, project_lookup
 
@@ -138,7 +139,7 @@ class TicketOrderingFilter(django_filters.OrderingFilter):
         return qs.order_by(*ordering, "-id" if descending else "id")
 
 
-class TicketFilter(django_filters.FilterSet):
+class TicketFilter(FilterSet):
     project = ProjectReferenceFilter(method="filter_project", help_text="A project id or key, e.g. `OPS`.")
     status = CommaSeparatedChoiceFilter(
         field_name="status",

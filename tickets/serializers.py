@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from accounts.models import User
 from accounts.selectors import user_find
+from hopla.api.representation import ContextFreeRepresentation
 from tickets.models import (
     PROJECT_KEY_PATTERN,
     Comment,
@@ -29,7 +30,7 @@ MAX_LABEL_LENGTH = 50
 _LABEL_FORBIDDEN = re.compile(r"[,\x00-\x1f\x7f]")
 
 
-class UserSummarySerializer(serializers.ModelSerializer):
+class UserSummarySerializer(ContextFreeRepresentation, serializers.ModelSerializer):
     class Meta:
         model = User
         fields = ["id", "email", "full_name"]
@@ -131,7 +132,7 @@ class LabelsField(serializers.ListField):
         return labels
 
 
-class TicketSerializer(serializers.ModelSerializer):
+class TicketSerializer(ContextFreeRepresentation, serializers.ModelSerializer):
     """A ticket as the API shows it."""
 
     project = serializers.UUIDField(source="project_id", read_only=True)

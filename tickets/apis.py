@@ -229,7 +229,7 @@ class TicketViewSet(HoplaViewSet):
         fields = dict(serializer.validated_data)
         try:
             # The service resolves and checks the project in the statement that numbers the ticket.
-            ticket = ticket_services.ticket_create(
+            ticket, body = ticket_services.ticket_create(
                 project_reference=fields.pop("project"),
                 actor=request.user,  # type: ignore[arg-type]
                 **fields,
@@ -238,7 +238,7 @@ class TicketViewSet(HoplaViewSet):
             raise ValidationError(
                 {"project": [ErrorDetail("No such project among yours.", code="does_not_exist")]}
             ) from error
-        return _with_etag(Response(TicketSerializer(ticket).data, status=status.HTTP_201_CREATED), ticket)
+        return _with_etag(Response(body, status=status.HTTP_201_CREATED), ticket)
 
     def retrieve(self, request: Request, ticket: str) -> Response:
         instance = self.ticket_for(ticket)
@@ -248,13 +248,13 @@ class TicketViewSet(HoplaViewSet):
         instance = self.ticket_for(ticket, Role.MEMBER, "edit tickets")
         serializer = TicketUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        updated = ticket_services.ticket_update(
+        updated, body = ticket_services.ticket_update(
             ticket=instance,
             actor=request.user,  # type: ignore[arg-type]
             data=dict(serializer.validated_data),
             if_match=request.headers.get("If-Match"),
         )
-        return _with_etag(Response(TicketSerializer(updated).data), updated)
+        return _with_etag(Response(body), updated)
 
     def destroy(self, request: Request, ticket: str) -> Response:
         instance = self.ticket_for(ticket, Role.ADMIN, "delete tickets")

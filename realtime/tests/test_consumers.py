@@ -56,7 +56,7 @@ async def next_event(communicator: WebsocketCommunicator) -> dict[str, Any]:
 
 
 create_ticket = database_sync_to_async(
-    lambda project, actor, title: ticket_create(project_reference=project.key, actor=actor, title=title)
+    lambda project, actor, title: ticket_create(project_reference=project.key, actor=actor, title=title)[0]
 )
 
 

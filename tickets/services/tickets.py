@@ -93,10 +93,11 @@ def ticket_create(
     labels: list[str] | None = None,
     assignee: User | None = None,
     due_date: datetime.date | None = None,
-) -> Ticket:
+) -> tuple[Ticket, dict[str, Any]]:
     """Create a ticket in the project `project_reference` names (id or key); actor must be a member.
 
-    Raises NotFound for a project the actor cannot see and PermissionDenied for a viewer.
+    Answers the ticket and its API representation, the one its event carries: the caller need not
+    render it again. Raises NotFound for a project the actor cannot see and PermissionDenied for a viewer.
     """
     project_id, project_key, number = _claim_ticket_number(actor=actor, project_reference=project_reference)
     _check_assignee(project_id, assignee)
@@ -112,20 +113,24 @@ def ticket_create(
         reporter=actor,
         due_date=due_date,
     )
+    data = _ticket_data(ticket)
     event_record(
         type=EventType.TICKET_CREATED,
         project_id=project_id,
         ticket_id=ticket.pk,
         actor=actor,
-        data=_ticket_data(ticket),
+        data=data,
         sequence_locked=connection.vendor == "postgresql",
     )
-    return ticket
+    return ticket, data
 
 
 @transaction.atomic
-def ticket_update(*, ticket: Ticket, actor: User, data: dict[str, Any], if_match: str | None = None) -> Ticket:
-    """Apply the changed fields, bump `version` and record `changes: {field: [old, new]}`.
+def ticket_update(
+    *, ticket: Ticket, actor: User, data: dict[str, Any], if_match: str | None = None
+) -> tuple[Ticket, dict[str, Any]]:
+    """Apply the changed fields, bump `version` and record `changes: {field: [old, new]}`; answers the
+    ticket and its API representation (the one its event carries).
 
     The row is locked before the version check, so two writers holding the same ETag cannot both win.
     """
@@ -155,19 +160,20 @@ def ticket_update(*, ticket: Ticket, actor: User, data: dict[str, Any], if_match
             changes["closed_at"] = [_change_value("closed_at", locked.closed_at), _change_value("closed_at", closed_at)]
             locked.closed_at = closed_at
     if not changes:
-        return ticket
+        return ticket, _ticket_data(ticket)
 
     locked.version += 1
     locked.save(update_fields=[*changes, "version", "updated_at"])
+    rendered = _ticket_data(locked)
     event_record(
         type=EventType.TICKET_UPDATED,
         project_id=locked.project_id,
         ticket_id=locked.pk,
         actor=actor,
         changes=changes,
-        data=_ticket_data(locked),
+        data=rendered,
     )
-    return locked
+    return locked, rendered
 
 
 @transaction.atomic

@@ -2,6 +2,7 @@
 Cloudinary. Every one is stopped by the `with` that started it."""
 
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -98,12 +99,21 @@ def _wait_until_up(base_url: str, process: subprocess.Popen[bytes], timeout: flo
     raise SystemExit("the web server did not start")
 
 
+def procfile_command(process: str) -> list[str]:
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name.strip() == process:
+            words = shlex.split(command)
+            return [sys.executable if word == "python" else word for word in words]
+    raise SystemExit(f"no {process!r} line in the Procfile")
+
+
 @contextmanager
 def rq_worker(env: dict[str, str], log_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """The Procfile's worker."""
+    """The Procfile's worker, its command read from the Procfile (with this interpreter for `python`)."""
     with (log_dir / "worker.log").open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "manage.py", "rqworker", "default", "--with-scheduler"],
+            procfile_command("worker"),
             cwd=ROOT,
             env=env,
             stdout=log,

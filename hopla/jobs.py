@@ -3,15 +3,24 @@
 Callers enqueue from `transaction.on_commit`, so a job never sees a row that was rolled back.
 """
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import django_rq
 from django.conf import settings
-from rq import Retry, get_current_job
+from rq import Queue, Retry, get_current_job
 
 logger = logging.getLogger("hopla.jobs")
+
+
+@functools.cache
+def default_queue() -> Queue:
+    """The `default` queue, one per process. `django_rq.get_queue` builds a new Redis client, hence a
+    new connection pool and TCP connection, on every call; a redis-py pool is thread-safe, so the
+    request threads share this one. A connection Redis dropped is replaced by the pool on next use."""
+    return django_rq.get_queue("default")
 
 
 def enqueue(job: Callable[..., Any], *args: Any, retry_intervals: Sequence[int] = ()) -> bool:
@@ -26,7 +35,7 @@ def enqueue(job: Callable[..., Any], *args: Any, retry_intervals: Sequence[int] 
     if settings.REDIS_URL:
         retry = Retry(max=len(retry_intervals), interval=list(retry_intervals)) if retry_intervals else None
         try:
-            django_rq.get_queue("default").enqueue(job, *args, retry=retry)
+            default_queue().enqueue(job, *args, retry=retry)
         except Exception:
             logger.exception("job not enqueued", extra={"fields": {"job": name, "args": [str(a) for a in args]}})
             return False

@@ -227,9 +227,18 @@ class TicketViewSet(HoplaViewSet):
         serializer = TicketCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
-        project = self._writable_project(fields.pop("project"))
-        ticket = ticket_services.ticket_create(project=project, actor=request.user, **fields)  # type: ignore[arg-type]
-        return _with_etag(Response(TicketSerializer(ticket).data, status=status.HTTP_201_CREATED), ticket)
+        try:
+            # The service resolves and checks the project in the statement that numbers the ticket.
+            ticket, body = ticket_services.ticket_create(
+                project_reference=fields.pop("project"),
+                actor=request.user,  # type: ignore[arg-type]
+                **fields,
+            )
+        except NotFound as error:  # a body reference to a project the user cannot see: 400 on the field
+            raise ValidationError(
+                {"project": [ErrorDetail("No such project among yours.", code="does_not_exist")]}
+            ) from error
+        return _with_etag(Response(body, status=status.HTTP_201_CREATED), ticket)
 
     def retrieve(self, request: Request, ticket: str) -> Response:
         instance = self.ticket_for(ticket)
@@ -239,13 +248,13 @@ class TicketViewSet(HoplaViewSet):
         instance = self.ticket_for(ticket, Role.MEMBER, "edit tickets")
         serializer = TicketUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        updated = ticket_services.ticket_update(
+        updated, body = ticket_services.ticket_update(
             ticket=instance,
             actor=request.user,  # type: ignore[arg-type]
             data=dict(serializer.validated_data),
             if_match=request.headers.get("If-Match"),
         )
-        return _with_etag(Response(TicketSerializer(updated).data), updated)
+        return _with_etag(Response(body), updated)
 
     def destroy(self, request: Request, ticket: str) -> Response:
         instance = self.ticket_for(ticket, Role.ADMIN, "delete tickets")
@@ -255,20 +264,6 @@ class TicketViewSet(HoplaViewSet):
     @action(detail=True, methods=["get"], filterset_class=None)
     def history(self, request: Request, ticket: str) -> Response:
         return self.paginated(selectors.ticket_history(ticket=self.ticket_for(ticket)), EventSerializer)
-
-    def _writable_project(self, reference: str) -> Project:
-        """A body reference to a project the user cannot see is a 400 on the field, like an unknown id."""
-        try:
-            return selectors.project_get(
-                user=self.request.user,  # type: ignore[arg-type]
-                reference=reference,
-                minimum_role=Role.MEMBER,
-                action="create tickets",
-            )
-        except NotFound as error:
-            raise ValidationError(
-                {"project": [ErrorDetail("No such project among yours.", code="does_not_exist")]}
-            ) from error
 
 
 @extend_schema_view(

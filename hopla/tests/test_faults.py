@@ -1,7 +1,8 @@
 """Faults on real processes: a worker killed mid-job, Redis going away, database connections dropped.
 
 Every process (uvicorn, rqworker, redis-server) runs in a session of its own and is stopped through
-its process group, so a killed worker's work horse dies with it, as under a container runtime.
+its process group, as under a container runtime. The worker runs jobs in its own process (no work
+horse, hopla.worker); its scheduler is a child in the same group.
 """
 
 import asyncio
@@ -92,8 +93,8 @@ def pid_alive(pid: int) -> bool:
 class Service:
     """A subprocess in a session of its own, logging to a file; stopped (or killed) as a process group.
 
-    RQ runs each job in a work horse that leaves its parent's process group (`os.setpgrp()`), so the
-    groups of every descendant are signalled too, not only the leader's.
+    A descendant may leave its parent's process group (RQ's forking worker puts each work horse in a
+    group of its own), so the groups of every descendant are signalled too, not only the leader's.
     """
 
     def __init__(self, name: str, command: list[str], log_dir: Path, env: dict[str, str] | None = None) -> None:
@@ -124,7 +125,15 @@ class Service:
         self.orphans = [pid for pid in below if pid_alive(pid)]
         return self.orphans
 
+    def pause(self) -> None:
+        """SIGSTOP to the group: the processes freeze, holding their sockets, as in a paused VM."""
+        self._signal_group(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._signal_group(signal.SIGCONT)
+
     def stop(self) -> None:
+        self._signal_group(signal.SIGCONT)  # a paused process would not act on SIGTERM
         below = descendants(self.process.pid) if self.alive() else []
         if self.alive():
             self._signal_group(signal.SIGTERM)
@@ -133,7 +142,7 @@ class Service:
             except subprocess.TimeoutExpired:
                 self._signal_group(signal.SIGKILL)
                 self.process.wait(timeout=10)
-        # Whatever the leader left behind (an RQ work horse, a scheduler) goes too.
+        # Whatever the leader left behind (a scheduler, any process in a group of its own) goes too.
         self._signal_group(signal.SIGKILL)
         self._signal_groups_of([*below, *self.orphans], signal.SIGKILL)
 
@@ -381,7 +390,7 @@ def test_an_image_whose_machine_dies_mid_upload_ends_ready_once(
     services: list[Service],
     fake_cloudinary: FakeCloudinary,  # noqa: F811
 ) -> None:
-    """The worker and its work horse die together (SIGKILL to every process: a machine or container lost)."""
+    """The worker dies mid-job with all its processes (SIGKILL to every one: a machine or container lost)."""
     server, first_worker, image_id = _upload_held_at_cloudinary(tmp_path, services, fake_cloudinary, 60)
     left_alive = first_worker.kill(whole_tree=True)
     assert left_alive == []
@@ -410,28 +419,48 @@ def test_an_image_whose_machine_dies_mid_upload_ends_ready_once(
     )
 
 
-def test_killing_the_worker_process_group_alone_leaves_the_work_horse_running(
+def test_killing_the_worker_process_group_leaves_no_job_running(
     tmp_path: Path,
     services: list[Service],
     fake_cloudinary: FakeCloudinary,  # noqa: F811
 ) -> None:
-    """`kill -9 -<pgid>` of the worker: RQ's work horse has a group of its own and carries on, orphaned."""
+    """`kill -9 -<pgid>` of the worker: jobs run in the worker process itself (no work horse in a
+    group of its own, hopla.worker), so the job dies with it and nothing is left to finish late."""
     server, first_worker, image_id = _upload_held_at_cloudinary(tmp_path, services, fake_cloudinary, 60)
     orphans = first_worker.kill(whole_tree=False)
-    assert orphans, "the work horse was expected to outlive its worker"
+    assert orphans == []
+    wait_until(lambda: fake_cloudinary.abandoned_uploads == 1, 5, "Cloudinary to notice the client gone")
     services.append(start_worker(tmp_path, first_worker_env(fake_cloudinary)))
     final = wait_until(lambda: _finished(image_id), 30, "the image to be ready or failed after the restart")
     assert final.status == ImageStatus.READY, final.error
-    # Cloudinary answers the orphan's upload, late (a slow network, a long upload): it finishes its job.
+    assert list(fake_cloudinary.assets) == [image_id]
+    assert image_ready_events(image_id) == 1
+    assert server.server_errors() == []
+
+
+def test_a_stalled_worker_that_wakes_after_a_takeover_records_the_image_once(
+    tmp_path: Path,
+    services: list[Service],
+    fake_cloudinary: FakeCloudinary,  # noqa: F811
+) -> None:
+    """A worker frozen mid-upload (SIGSTOP: a paused VM, a long GC, a partition) past the stuck time:
+    another worker's sweep takes the image over and stores it. Then the first wakes and its upload
+    completes, late: it lands under the same public id (one asset) and, not being the latest attempt,
+    records nothing."""
+    server, first_worker, image_id = _upload_held_at_cloudinary(tmp_path, services, fake_cloudinary, 60)
+    first_worker.pause()
+    services.append(start_worker(tmp_path, first_worker_env(fake_cloudinary)))
+    final = wait_until(lambda: _finished(image_id), 30, "the image to be ready or failed after the takeover")
+    assert final.status == ImageStatus.READY, final.error
     fake_cloudinary.release_delayed_uploads()
-    wait_until(lambda: not any(pid_alive(pid) for pid in orphans), 20, "the orphaned work horse to finish")
+    first_worker.resume()
+    wait_until(lambda: '"image job finished"' in first_worker.log(), 20, "the woken worker to finish its job")
     print(
-        f"\nworker group killed, horse orphaned: status={final.status} attempts={final.attempts}"
+        f"\nstalled worker woke after a takeover: status={final.status} attempts={final.attempts}"
         f" uploads={len(fake_cloudinary.uploads)} assets={len(fake_cloudinary.assets)}"
         f" image.ready events={image_ready_events(image_id)}"
     )
-    # The orphan's late upload lands under the same public id (one asset); the image is recorded once:
-    # only the latest attempt may finish it.
+    assert len(fake_cloudinary.uploads) == 2  # the takeover's and the late one
     assert list(fake_cloudinary.assets) == [image_id]
     assert server.server_errors() == []
     assert image_ready_events(image_id) == 1
@@ -643,7 +672,8 @@ async def test_requests_and_jobs_succeed_after_the_database_drops_every_connecti
     token = token_for(admin)
     server = await asyncio.to_thread(WebServer, tmp_path, env)
     services.append(server)
-    services.append(await asyncio.to_thread(start_worker, tmp_path, env))
+    worker = await asyncio.to_thread(start_worker, tmp_path, env)
+    services.append(worker)
     listener = Listener(server, token)
     await listener.open()
     status, ticket, _ = await asyncio.to_thread(
@@ -691,3 +721,5 @@ async def test_requests_and_jobs_succeed_after_the_database_drops_every_connecti
     assert all(status < 300 for _, status in before + after + again), (before, after, again, server.server_errors())
     assert seqs <= {event["seq"] for event in listener.events}
     assert server.server_errors() == []
+    # Every job succeeded at its first run: none was handed a dropped connection (and then retried).
+    assert "exception raised while executing" not in worker.log(), worker.log()[-3000:]

@@ -56,7 +56,7 @@ async def next_event(communicator: WebsocketCommunicator) -> dict[str, Any]:
 
 
 create_ticket = database_sync_to_async(
-    lambda project, actor, title: ticket_create(project=project, actor=actor, title=title)
+    lambda project, actor, title: ticket_create(project_reference=project.key, actor=actor, title=title)[0]
 )
 
 
@@ -295,7 +295,7 @@ async def test_resume_has_no_gap_and_no_duplicate_where_history_meets_live_event
     def history_with_a_race(**kwargs):
         batch = event_replay_batch(**kwargs)
         if batch:
-            ticket_create(project=world.ops, actor=world.admin, title="During replay")
+            ticket_create(project_reference=world.ops.key, actor=world.admin, title="During replay")
             for late in Event.objects.filter(seq__in=[event["seq"] for event in batch]):
                 event_publish(late)
         return batch

@@ -1,8 +1,11 @@
 """The one place events are written, and published to dashboards once their transaction commits."""
 
 import asyncio
+import atexit
 import json
 import logging
+import threading
+import time
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -40,16 +43,52 @@ _MEMBERSHIP_CHANGES = {EventType.MEMBER_ADDED, EventType.MEMBER_REMOVED}
 _PUBLISH_TIMEOUT_SECONDS = 2.0
 
 
-def event_sequence_lock_and_last() -> int:
-    """Take the lock that orders event numbering until the transaction ends; answer the last `seq`.
+def event_sequence_lock_sql() -> str:
+    """The SQL expression that takes the lock ordering event numbering until the transaction ends.
 
     Whoever numbers events (event_record, seed_demo's bulk load) holds it, so numbers are handed out
-    in commit order. SQLite needs no lock: it runs one write transaction at a time.
+    in commit order. A caller may take it inside a statement of its own (ticket_create does, in its
+    counter update) and tell event_record with `sequence_locked=True`.
     """
+    return f"pg_advisory_xact_lock({_EVENT_SEQUENCE_LOCK})"
+
+
+def event_sequence_lock() -> None:
+    """Take the numbering lock. SQLite needs none: it runs one write transaction at a time."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_EVENT_SEQUENCE_LOCK])
+            cursor.execute(f"SELECT {event_sequence_lock_sql()}")
+
+
+def event_sequence_lock_and_last() -> int:
+    """Take the numbering lock and answer the last `seq` (for bulk loads that number events themselves)."""
+    event_sequence_lock()
     return Event.objects.aggregate(last=Max("seq"))["last"] or 0
+
+
+# Every concrete column but `seq`, which the INSERT computes (see _insert_numbered).
+_EVENT_FIELDS: list[Any] = [field for field in Event._meta.concrete_fields if field.name != "seq"]
+
+
+def _insert_numbered(event: Event) -> None:
+    """INSERT the event with the next `seq`, computed by the statement itself: one round trip.
+
+    The numbering lock must be held already, and taken by an earlier statement: a statement sees the
+    rows committed before it started, so MAX(seq) here sees every event committed by the lock's last
+    holder. The ORM cannot read back a value the database computed (only a default's), hence the SQL.
+    """
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in _EVENT_FIELDS)
+    placeholders = ", ".join(["%s"] * len(_EVENT_FIELDS))
+    values = [field.get_db_prep_save(field.pre_save(event, add=True), connection) for field in _EVENT_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO tickets_event (seq, {columns})"
+            f" VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM tickets_event), {placeholders}) RETURNING seq",
+            values,
+        )
+        event.seq = cursor.fetchone()[0]
+    event._state.adding = False
+    event._state.db = connection.alias
 
 
 def event_record(
@@ -60,17 +99,19 @@ def event_record(
     data: dict[str, Any],
     ticket_id: Any = None,
     changes: dict[str, list[Any]] | None = None,
+    sequence_locked: bool = False,
 ) -> Event:
     """Write an event in the caller's transaction and publish it after commit.
 
     `seq` is taken under a transaction-scoped lock, so numbers are handed out in commit order: a
     client that has seen event n and asks for `seq > n` can never miss one committed later.
+    `sequence_locked`: the caller took that lock in an earlier statement of this transaction.
     """
     if not connection.in_atomic_block:
         raise RuntimeError("event_record must run inside the transaction of the change it records")
-    seq = event_sequence_lock_and_last() + 1
-    event = Event.objects.create(
-        seq=seq,
+    if not sequence_locked:
+        event_sequence_lock()
+    event = Event(
         type=type,
         project_id=project_id,
         ticket=ticket_id,
@@ -78,7 +119,8 @@ def event_record(
         changes=changes or {},
         data=data,
     )
-    transaction.on_commit(partial(event_publish, event))
+    _insert_numbered(event)
+    transaction.on_commit(partial(_publish_and_mark, event))
     return event
 
 
@@ -88,9 +130,9 @@ def event_payload(event: Event) -> dict[str, Any]:
 
 
 def event_publish(event: Event) -> bool:
-    """Push a committed event to its project's group and mark it published. Never raises: the row is
-    the truth; an event the layer did not take is pushed again by `events_republish` (the worker's
-    sweep), and a client that was away gets it back with `resume`."""
+    """Push a committed event to its project's group; answers whether the layer took it. Never raises:
+    the row is the truth; an event the layer did not take is pushed again by `events_republish` (the
+    worker's sweep), and a client that was away gets it back with `resume`."""
     try:
         layer = get_channel_layer()
         if layer is None:
@@ -99,27 +141,89 @@ def event_publish(event: Event) -> bool:
         if event.type in _MEMBERSHIP_CHANGES:
             groups.append(user_group(event.data["user"]["id"]))
         async_to_sync(_group_send_all)(layer, groups, {"type": "event.message", "event": event_payload(event)})
-        Event.objects.filter(pk=event.pk).update(published_at=timezone.now())
     except Exception:
         logger.exception("event publish failed", extra={"fields": {"event": str(event.id), "seq": event.seq}})
         return False
     return True
 
 
+def _publish_and_mark(event: Event) -> None:
+    """After commit: publish, and have `published_at` set by the next batch (_PublishedMarks)."""
+    if event_publish(event):
+        _published_marks.add(event.pk)
+
+
 def events_republish(*, settle_seconds: float = 5, window: timedelta = timedelta(hours=1), limit: int = 500) -> int:
     """Publish again, oldest first, the recent events the channel layer never took (Redis was away,
-    or the publish timed out). Events younger than `settle_seconds` are still being published by
-    their request. Consumers drop an event they already delivered, so a repeat is harmless."""
+    or the publish timed out). Events younger than `settle_seconds` are still being published (and
+    marked) by the process that wrote them. Consumers drop an event they already delivered, so a
+    repeat is harmless."""
     now = timezone.now()
     unpublished = Event.objects.filter(
         published_at__isnull=True, at__lt=now - timedelta(seconds=settle_seconds), at__gte=now - window
     ).select_related("actor")
-    published = 0
+    published: list[Any] = []
     for event in unpublished.order_by("seq")[:limit]:
         if not event_publish(event):
             break  # the layer is still away: try again on the next sweep
-        published += 1
-    return published
+        published.append(event.pk)
+    if published:
+        Event.objects.filter(pk__in=published).update(published_at=timezone.now())
+    return len(published)
+
+
+class _PublishedMarks:
+    """Sets `published_at` of the events this process published, in one UPDATE per interval.
+
+    Marking each event as it is published cost every write a second statement and commit after its
+    own (bench/, W3). The mark only tells the sweep what not to publish again, so it may lag: a batch
+    is written well within the sweep's settle time, and one lost with its process (or a failed
+    UPDATE) means those events are published once more, which consumers ignore.
+    """
+
+    interval_seconds = 0.5
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._event_ids: list[Any] = []
+        self._thread: threading.Thread | None = None
+
+    def add(self, event_id: Any) -> None:
+        with self._lock:
+            self._event_ids.append(event_id)
+            # Started on first use, and again in a forked child (threads do not survive a fork).
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="event published marks", daemon=True)
+                self._thread.start()
+
+    def flush(self, *, at_exit: bool = False) -> int:
+        """Write the pending marks now; answers how many events were marked. A failure leaves those
+        events to the sweep, which publishes them once more. At exit the database may be gone already:
+        worth a line, not a traceback."""
+        with self._lock:
+            event_ids, self._event_ids = self._event_ids, []
+        if not event_ids:
+            return 0
+        try:
+            return Event.objects.filter(pk__in=event_ids).update(published_at=timezone.now())
+        except Exception as error:
+            if at_exit:
+                logger.warning("event published marks not written at exit: %s", type(error).__name__)
+            else:
+                logger.exception("event published marks not written", extra={"fields": {"events": len(event_ids)}})
+            return 0
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.interval_seconds)
+            try:
+                self.flush()
+            finally:
+                connection.close()  # this thread's own connection (back to the pool, if any)
+
+
+_published_marks = _PublishedMarks()
+atexit.register(partial(_published_marks.flush, at_exit=True))
 
 
 async def _group_send_all(layer: BaseChannelLayer, groups: list[str], message: dict[str, Any]) -> None:

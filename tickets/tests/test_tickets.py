@@ -69,6 +69,14 @@ def test_keys_are_sequential_per_project_and_never_reused(team):
     assert create(client).json()["key"] == "OPS-4"
 
 
+def test_refused_creations_use_up_no_number(team):
+    """The counter is bumped in the statement that checks the role: a refusal must roll it back."""
+    assert create(team.client("viewer")).status_code == 403
+    assert create(team.client("outsider")).json()["errors"]["project"][0]["code"] == "does_not_exist"
+    assert create(team.client("member"), assignee=str(team.outsider.id)).status_code == 400
+    assert create(team.client("member")).json()["key"] == "OPS-1"
+
+
 def test_the_project_can_be_given_by_id(team):
     response = team.client("member").post(TICKETS, {"project": str(team.project.id), "title": "T"}, format="json")
     assert response.status_code == 201

@@ -120,8 +120,11 @@ class Service:
         if whole_tree:
             self._signal_groups_of(below, signal.SIGKILL)
         self.process.wait(timeout=10)
-        if whole_tree:  # a SIGKILLed process lingers a moment while the kernel tears it down
-            wait_until(lambda: not any(pid_alive(pid) for pid in below), 5, "the killed processes to end")
+        # A SIGKILLed process lingers a moment while the kernel tears it down: give every signalled one
+        # that moment before calling what is still running an orphan.
+        deadline = time.monotonic() + 5
+        while any(pid_alive(pid) for pid in below) and time.monotonic() < deadline:
+            time.sleep(0.05)
         self.orphans = [pid for pid in below if pid_alive(pid)]
         return self.orphans
 

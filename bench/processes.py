@@ -2,6 +2,7 @@
 Cloudinary. Every one is stopped by the `with` that started it."""
 
 import os
+import re
 import shlex
 import socket
 import subprocess
@@ -23,8 +24,21 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def procfile_web_command(port: int) -> list[str]:
+    """The Procfile's `web` command serving the bench app on 127.0.0.1:`port`; `${VAR:-default}`
+    is filled as a shell would, from this process's environment."""
+    command = " ".join(procfile_command("web"))
+    command = re.sub(r"\$\{PORT:-[^}]*\}", str(port), command)
+    command = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda match: os.environ.get(match[1], match[2]), command)
+    command = command.replace("0.0.0.0", "127.0.0.1").replace("hopla.asgi:application", APP)
+    words = shlex.split(command)
+    return [str(BIN / words[0]), *words[1:]]
+
+
 def server_command(setup: str, port: int) -> list[str]:
-    """The command line of each server setup compared; `uvicorn-1` is the Procfile's."""
+    """The command line of each server setup compared; `procfile` is the Procfile's (the main run's)."""
+    if setup == "procfile":
+        return procfile_web_command(port)
     host, port_text = "127.0.0.1", str(port)
     uvicorn = [str(BIN / "uvicorn"), APP, "--host", host, "--port", port_text, "--proxy-headers"]
     commands = {

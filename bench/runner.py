@@ -58,7 +58,7 @@ def run(
     rows: list[Row] = []
     try:
         with rq_worker(env, log_dir):
-            with web_server("uvicorn-1", env, log_dir) as base_url:
+            with web_server("procfile", env, log_dir) as base_url:
                 _http_workloads(scale, only, search_word, world, base_url, rows)
                 if "W4" in only:
                     _section(f"W4: one update to {scale.watchers} WebSocket clients, {scale.updates} times")
@@ -83,7 +83,7 @@ def run(
                         rows=rows,
                     )
             print()
-            print(table(rows, "hopla against its floor (uvicorn, 1 worker; medians of interleaved rounds)"))
+            print(table(rows, "hopla against its floor (the Procfile's web command; medians of interleaved rounds)"))
             _server_errors(log_dir)
             if setups:
                 _compare_servers(scale, setups, only, world, env, log_dir)

@@ -74,6 +74,16 @@ def run_concurrently(requests: list[Callable[[], Response]], *, queued_behind: Q
     return responses  # type: ignore[return-value]
 
 
+def run_writers(write: Callable[[int], None], writers: int) -> None:
+    """`write(index)` in `writers` threads at once; fails if one is still stuck (a deadlock) after the wait."""
+    threads = [threading.Thread(target=write, args=(index,)) for index in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=LOCK_WAIT_TIMEOUT * 2)
+    assert not any(thread.is_alive() for thread in threads), "a writer is stuck"
+
+
 def test_concurrent_creations_get_consecutive_keys_and_ordered_events(team):
     clients = [team.client("member" if i % 2 else "admin") for i in range(20)]
 
@@ -167,12 +177,7 @@ def test_tickets_and_comments_created_together_in_one_project_never_deadlock(tea
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=write, args=(index,)) for index in range(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=LOCK_WAIT_TIMEOUT * 2)
-    assert not any(thread.is_alive() for thread in threads), "a writer is stuck"
+    run_writers(write, writers)
     assert statuses == [201] * (writers * 3)
     seqs = list(Event.objects.order_by("seq").values_list("seq", flat=True))
     assert len(seqs) == len(set(seqs))
@@ -204,12 +209,7 @@ def test_tickets_created_and_deleted_together_in_one_project_never_deadlock_and_
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=write, args=(index,)) for index in range(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=LOCK_WAIT_TIMEOUT * 2)
-    assert not any(thread.is_alive() for thread in threads), "a writer is stuck"
+    run_writers(write, writers)
     assert sorted(statuses) == [201] * 12 + [204] * 12
     project = Project.objects.get(pk=team.project.pk)
     assert project.ticket_count == Ticket.objects.filter(project=project).count() == 12

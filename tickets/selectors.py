@@ -10,9 +10,11 @@ from typing import Any
 from django.db import connection
 from django.db.models import Case, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
+from django.db.models.sql.query import Query
 from rest_framework.exceptions import NotFound, PermissionDenied
 
 from accounts.models import User
+from hopla.compiled import CompiledQuery
 from tickets.models import (
     PROJECT_KEY_PATTERN,
     ROLE_RANK,
@@ -84,14 +86,11 @@ def member_get(*, project: Project, user_id: Any) -> Membership:
     return membership
 
 
-def ticket_list(*, user: User) -> QuerySet[Ticket]:
-    """Tickets of every project `user` is in, with what the API shows loaded in the same query."""
-    my_projects = Membership.objects.filter(user=user).values("project_id")
+def _visible_tickets() -> QuerySet[Ticket]:
+    # No join on the project: the API shows its id only, and with stale statistics an unused join
+    # made PostgreSQL sort every visible row (bench/, W1).
     return (
-        # No join on the project: the API shows its id only, and with stale statistics an unused join
-        # made PostgreSQL sort every visible row (bench/, W1).
-        Ticket.objects.filter(project_id__in=my_projects)
-        .select_related("assignee", "reporter")
+        Ticket.objects.select_related("assignee", "reporter")
         .defer("search_vector")
         .annotate(
             status_rank=Case(
@@ -102,19 +101,47 @@ def ticket_list(*, user: User) -> QuerySet[Ticket]:
     )
 
 
+# What every ticket list shares, built once: select_related, defer and the CASE annotation cost about
+# 0.3 ms of Python per request when built each time (BENCHMARKS.md). Only ever chained from, never run.
+_VISIBLE_TICKETS = _visible_tickets()
+
+
+def ticket_list(*, user: User) -> QuerySet[Ticket]:
+    """Tickets of every project `user` is in, with what the API shows loaded in the same query."""
+    return _VISIBLE_TICKETS.filter(project_id__in=Membership.objects.filter(user=user).values("project_id"))
+
+
+def _ticket_total(user_id: uuid.UUID) -> Query:
+    """SUM(ticket_count) over the projects of the user: the ORM's own aggregate query, for compiling once."""
+    my_projects = Membership.objects.filter(user_id=user_id).values("project_id")
+    query = Project.objects.filter(pk__in=my_projects).query.chain()
+    # What Query.get_aggregation does for `.aggregate(total=...)` on a plain filtered query, short of
+    # running it.
+    total = Coalesce(Sum("ticket_count"), 0).resolve_expression(query, allow_joins=True, summarize=True)
+    query.select = ()
+    query.default_cols = False
+    query.annotations = {"total": total}
+    query.set_annotation_mask(["total"])
+    query.clear_ordering(force=True)
+    return query
+
+
+_TICKET_TOTAL = CompiledQuery(_ticket_total)
+
+
 def ticket_count(*, user: User, tickets: QuerySet[Ticket], filtered: bool) -> int:
     """How many `tickets` (a `ticket_list` of `user`, maybe filtered) there are.
 
     Unfiltered, that is every ticket of the user's projects: the sum of the projects' trigger-kept
     `ticket_count` (one row per project) instead of a COUNT(*) that reads every ticket (30-40 ms at
     100 000 tickets, most of the list's time). Any filter needs the real count, and so does SQLite,
-    which has no triggers keeping `ticket_count` (migration 0004).
+    which has no triggers keeping `ticket_count` (migration 0004). The sum's statement never changes
+    but for the user, so it is compiled once (hopla.compiled).
     """
     if filtered or connection.vendor != "postgresql":
         return tickets.count()
-    my_projects = Membership.objects.filter(user=user).values("project_id")
-    counted = Project.objects.filter(pk__in=my_projects).aggregate(total=Coalesce(Sum("ticket_count"), 0))
-    return int(counted["total"])
+    row = _TICKET_TOTAL.fetchone(user.pk)
+    return int(row[0]) if row else 0
 
 
 def ticket_get(*, user: User, reference: Any, minimum_role: Role = Role.VIEWER, action: str = "") -> Ticket:

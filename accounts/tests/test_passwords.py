@@ -52,7 +52,9 @@ def test_password_change_revokes_every_session(auth_client, user):
     assert not can_login(user.email, PASSWORD)
     assert can_login(user.email, NEW_PASSWORD)
     # The access token carries the old password's hash; the refresh token is blacklisted.
-    assert auth_client.get(ME).status_code == 401
+    revoked = auth_client.get(ME)
+    assert revoked.status_code == 401
+    assert revoked.data["code"] == "password_changed"
     assert APIClient().post(REFRESH, {"refresh": auth_client.tokens["refresh"]}, format="json").status_code == 401
 
 

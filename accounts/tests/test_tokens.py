@@ -169,6 +169,22 @@ def _unsigned(payload: dict) -> str:
             ),
             id="unknown-user",
         ),
+        # The user is read by a statement compiled once (hopla.compiled): any claim that is not a UUID
+        # must still be refused before it reaches it.
+        pytest.param(
+            lambda user: _forge(
+                {k: v for k, v in AccessToken.for_user(user).payload.items() if k != "user_id"}, settings.SECRET_KEY
+            ),
+            id="no-user-id",
+        ),
+        pytest.param(
+            lambda user: _forge({**AccessToken.for_user(user).payload, "user_id": 12}, settings.SECRET_KEY),
+            id="integer-user-id",
+        ),
+        pytest.param(
+            lambda user: _forge({**AccessToken.for_user(user).payload, "user_id": [str(user.pk)]}, settings.SECRET_KEY),
+            id="list-user-id",
+        ),
     ],
 )
 def test_a_bad_jwt_is_401_with_a_code(api_client, user, make_token):

@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from accounts.models import User
 from accounts.selectors import user_find
+from hopla.api.input import PrototypeFields
 from hopla.api.representation import ContextFreeRepresentation
 from tickets.models import (
     PROJECT_KEY_PATTERN,
@@ -164,7 +165,7 @@ class TicketSerializer(ContextFreeRepresentation, serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TicketWriteSerializer(serializers.Serializer):
+class TicketWriteSerializer(PrototypeFields):
     """Fields a member may set; `project` only on create, `status` only on update (through the workflow)."""
 
     title = serializers.CharField(min_length=1, max_length=200)

@@ -12,7 +12,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import BaseChannelLayer, get_channel_layer
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import Max
 from django.utils import timezone
 from rest_framework.utils.encoders import JSONEncoder
@@ -70,25 +70,44 @@ def event_sequence_lock_and_last() -> int:
 _EVENT_FIELDS: list[Any] = [field for field in Event._meta.concrete_fields if field.name != "seq"]
 
 
-def _insert_numbered(event: Event) -> None:
+def row_insert_sql(row: models.Model) -> tuple[str, list[Any]]:
+    """An INSERT of every concrete column of `row`, with its values as they stand (no `pre_save`: the
+    caller has set the timestamps it already rendered)."""
+    fields = row._meta.concrete_fields
+    columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    values = [field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields]
+    return f"INSERT INTO {connection.ops.quote_name(row._meta.db_table)} ({columns}) VALUES ({placeholders})", values
+
+
+def _insert_numbered(event: Event, *, inserted_with: models.Model | None = None) -> None:
     """INSERT the event with the next `seq`, computed by the statement itself: one round trip.
 
     The numbering lock must be held already, and taken by an earlier statement: a statement sees the
     rows committed before it started, so MAX(seq) here sees every event committed by the lock's last
     holder. The ORM cannot read back a value the database computed (only a default's), hence the SQL.
+    `inserted_with` (PostgreSQL only): a row the same statement inserts first, in a data-modifying
+    WITH: the change the event records, written without a round trip of its own under the locks.
     """
     columns = ", ".join(connection.ops.quote_name(field.column) for field in _EVENT_FIELDS)
     placeholders = ", ".join(["%s"] * len(_EVENT_FIELDS))
     values = [field.get_db_prep_save(field.pre_save(event, add=True), connection) for field in _EVENT_FIELDS]
+    prefix = ""
+    if inserted_with is not None:
+        row_sql, row_values = row_insert_sql(inserted_with)
+        prefix, values = f"WITH inserted AS ({row_sql}) ", [*row_values, *values]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO tickets_event (seq, {columns})"
+            f"{prefix}INSERT INTO tickets_event (seq, {columns})"
             f" VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM tickets_event), {placeholders}) RETURNING seq",
             values,
         )
         event.seq = cursor.fetchone()[0]
     event._state.adding = False
     event._state.db = connection.alias
+    if inserted_with is not None:
+        inserted_with._state.adding = False
+        inserted_with._state.db = connection.alias
 
 
 def event_record(
@@ -100,12 +119,14 @@ def event_record(
     ticket_id: Any = None,
     changes: dict[str, list[Any]] | None = None,
     sequence_locked: bool = False,
+    inserted_with: models.Model | None = None,
 ) -> Event:
     """Write an event in the caller's transaction and publish it after commit.
 
     `seq` is taken under a transaction-scoped lock, so numbers are handed out in commit order: a
     client that has seen event n and asks for `seq > n` can never miss one committed later.
     `sequence_locked`: the caller took that lock in an earlier statement of this transaction.
+    `inserted_with`: a new row to INSERT in the event's own statement (see _insert_numbered).
     """
     if not connection.in_atomic_block:
         raise RuntimeError("event_record must run inside the transaction of the change it records")
@@ -119,7 +140,7 @@ def event_record(
         changes=changes or {},
         data=data,
     )
-    _insert_numbered(event)
+    _insert_numbered(event, inserted_with=inserted_with)
     transaction.on_commit(partial(_publish_and_mark, event))
     return event
 

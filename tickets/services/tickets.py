@@ -1,7 +1,9 @@
 """Ticket writes: creation with a per-project key, workflow-checked updates, deletion."""
 
 import datetime
+import functools
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.db import connection, models, transaction
@@ -13,7 +15,7 @@ from hopla.api.conditional import check_if_match
 from tickets.models import ROLE_RANK, EventType, Membership, Priority, Role, Status, Ticket
 from tickets.selectors import project_get, project_lookup
 from tickets.serializers import TicketSerializer
-from tickets.services.events import event_record, event_sequence_lock_sql
+from tickets.services.events import event_record, event_sequence_lock_sql, row_insert_sql
 from tickets.workflow import check_transition
 
 
@@ -71,6 +73,16 @@ def _ticket_data(ticket: Ticket) -> dict[str, Any]:
     return dict(TicketSerializer(ticket).data)
 
 
+# What the claim fills in, by the representation's names.
+_CLAIMED_FIELDS = ("project", "key", "created_at", "updated_at")
+
+
+@functools.cache
+def _claimed_field_steps() -> list[tuple[str, str, Callable[[Any], Any]]]:
+    """(name, attribute, renderer) of the claimed fields: they render as _ticket_data renders them."""
+    return [step for step in TicketSerializer._representation_steps() if step[0] in _CLAIMED_FIELDS]
+
+
 def _change_value(field: str, value: Any) -> Any:
     """How a field's old and new values appear in an event's `changes`: as the API shows them."""
     if isinstance(value, User):
@@ -99,12 +111,12 @@ def ticket_create(
     Answers the ticket and its API representation, the one its event carries: the caller need not
     render it again. Raises NotFound for a project the actor cannot see and PermissionDenied for a viewer.
     """
-    project_id, project_key, number = _claim_ticket_number(actor=actor, project_reference=project_reference)
-    _check_assignee(project_id, assignee)
-    ticket = Ticket.objects.create(
-        project_id=project_id,
-        number=number,
-        key=f"{project_key}-{number}",
+    # Everything that does not depend on the claim is built and rendered before it: from the claim to
+    # COMMIT, every other creation in the project (and every event writer) waits, and a thread of a
+    # busy process may wait for the GIL as well. Only the project, number, key and timestamps are filled
+    # in under the locks, rendered by the same fields (bench/, W3).
+    ticket = Ticket(
+        number=0,
         title=title.strip(),
         description=description,
         priority=priority,
@@ -114,14 +126,29 @@ def ticket_create(
         due_date=due_date,
     )
     data = _ticket_data(ticket)
-    event_record(
-        type=EventType.TICKET_CREATED,
-        project_id=project_id,
-        ticket_id=ticket.pk,
-        actor=actor,
-        data=data,
-        sequence_locked=connection.vendor == "postgresql",
-    )
+    project_id, project_key, number = _claim_ticket_number(actor=actor, project_reference=project_reference)
+    _check_assignee(project_id, assignee)
+    ticket.project_id, ticket.number, ticket.key = project_id, number, f"{project_key}-{number}"
+    ticket.created_at = ticket.updated_at = timezone.now()  # after the claim: in the order of the numbers
+    for name, attribute, render in _claimed_field_steps():
+        data[name] = render(getattr(ticket, attribute))
+    if connection.vendor == "postgresql":
+        # The ticket's INSERT rides in the event's statement: one round trip under the locks.
+        event_record(
+            type=EventType.TICKET_CREATED,
+            project_id=project_id,
+            ticket_id=ticket.pk,
+            actor=actor,
+            data=data,
+            sequence_locked=True,
+            inserted_with=ticket,
+        )
+    else:  # SQLite has no INSERT in WITH
+        sql, values = row_insert_sql(ticket)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, values)
+        ticket._state.adding = False
+        event_record(type=EventType.TICKET_CREATED, project_id=project_id, ticket_id=ticket.pk, actor=actor, data=data)
     return ticket, data
 
 

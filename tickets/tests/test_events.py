@@ -51,6 +51,29 @@ def test_a_multi_field_patch_records_exact_changes(team):
     assert event.data == response.json()
 
 
+def test_a_creation_with_every_field_answers_and_records_what_get_shows(team):
+    # ticket_create renders the ticket before it claims the number and fills in the claimed parts after:
+    # the answer, the event and a later GET must still agree, to the stored timestamps.
+    client = team.client("member")
+    body = {
+        "project": str(team.project.id),  # by id: the key in the answer comes from the claim
+        "title": "  Every field  ",
+        "description": "  kept as sent ",
+        "priority": "urgent",
+        "labels": ["b", "a"],
+        "assignee": str(team.admin.id),
+        "due_date": "2030-01-01",
+    }
+    created = client.post(TICKETS, body, format="json")
+    assert created.status_code == 201, created.content
+    assert created.json()["key"] == "OPS-1"
+    assert created.json()["project"] == str(team.project.id)
+    shown = client.get(f"{TICKETS}OPS-1/").json()
+    assert created.json() == shown
+    assert Event.objects.get(type="ticket.created").data == shown
+    assert created["ETag"] == client.get(f"{TICKETS}OPS-1/")["ETag"]
+
+
 def test_every_change_type_writes_its_event_with_the_api_shape(team):
     member, admin = team.client("member"), team.client("admin")
     created = member.post(TICKETS, {"project": "OPS", "title": "T"}, format="json").json()

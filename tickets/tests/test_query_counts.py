@@ -149,8 +149,8 @@ TICKET_CREATE_STATEMENTS = [
     "SELECT",  # JWT user lookup
     # project by key + role check + counter bump + row lock + event numbering lock, in one statement
     "UPDATE tickets_project",
-    "INSERT INTO tickets_ticket",
-    "INSERT INTO tickets_event",  # its seq computed by the statement
+    # the ticket INSERT in a WITH of the event's, whose seq the statement computes: one round trip
+    "WITH inserted AS (INSERT INTO tickets_ticket",
 ]
 TICKET_UPDATE_STATEMENTS = [
     "SELECT",  # JWT user lookup

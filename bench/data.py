@@ -14,7 +14,8 @@ from accounts.models import User
 from tickets.models import Membership, Project, Role, Ticket
 
 
-def _maintenance() -> psycopg.Connection:
+def maintenance_connection() -> psycopg.Connection:
+    """An autocommit connection to the server's `postgres` database, for CREATE/DROP DATABASE."""
     database = settings.DATABASES["default"]
     return psycopg.connect(
         dbname="postgres",
@@ -27,7 +28,7 @@ def _maintenance() -> psycopg.Connection:
 
 
 def database_exists() -> bool:
-    with _maintenance() as maintenance:
+    with maintenance_connection() as maintenance:
         name = settings.DATABASES["default"]["NAME"]
         return maintenance.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
 
@@ -35,7 +36,7 @@ def database_exists() -> bool:
 def database_create(*, projects: int, tickets: int) -> None:
     """A fresh database with `tickets` tickets in `projects` projects (two comments each on average)."""
     database_drop()
-    with _maintenance() as maintenance:
+    with maintenance_connection() as maintenance:
         maintenance.execute(f'CREATE DATABASE "{settings.DATABASES["default"]["NAME"]}"')
     call_command("migrate", verbosity=0)
     call_command("seed_demo", projects=projects, tickets=tickets, seed=8, verbosity=0)
@@ -45,7 +46,7 @@ def database_create(*, projects: int, tickets: int) -> None:
 
 def database_drop() -> None:
     connections.close_all()
-    with _maintenance() as maintenance:
+    with maintenance_connection() as maintenance:
         name = settings.DATABASES["default"]["NAME"]
         maintenance.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -29,13 +29,13 @@ import django
 
 django.setup()
 
-import psycopg  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.hashers import make_password  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from websockets.asyncio.client import ClientConnection  # noqa: E402
 
 from accounts.models import User  # noqa: E402
+from bench.data import maintenance_connection  # noqa: E402
 from realtime.tests.support import ServerProcess, http_async, open_stream, receive, token_for  # noqa: E402
 from tickets.models import Membership, Project, Role  # noqa: E402
 
@@ -49,14 +49,7 @@ WARM_UP_ROUNDS = 2
 
 def _prepare_database() -> None:
     database = settings.DATABASES["default"]
-    with psycopg.connect(
-        dbname="postgres",
-        user=database["USER"],
-        password=database["PASSWORD"] or None,
-        host=database["HOST"] or "127.0.0.1",
-        port=database["PORT"] or 5432,
-        autocommit=True,
-    ) as maintenance:
+    with maintenance_connection() as maintenance:
         exists = maintenance.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database["NAME"]]).fetchone()
         if not exists:
             maintenance.execute(f'CREATE DATABASE "{database["NAME"]}"')

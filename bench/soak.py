@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.processes import procfile_command
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 PROJECTS = 5
@@ -425,19 +427,7 @@ def run(soak: Soak) -> bool:
             [sys.executable, "-m", "uvicorn", "hopla.asgi:application", "--host", HOST, "--port", str(web_port)],
             env,
         )
-        soak.start(
-            "worker",
-            [
-                sys.executable,
-                "manage.py",
-                "rqworker",
-                "default",
-                "--with-scheduler",
-                "--worker-class",
-                "hopla.worker.PeriodicTasksWorker",
-            ],
-            env,
-        )
+        soak.start("worker", procfile_command("worker"), env)
         wait_until(lambda: _port_answers(web_port), 30, "the web server")
         return asyncio.run(load(soak, web, web_port, users, watchers, cloudinary))
 

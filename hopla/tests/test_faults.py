@@ -31,6 +31,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from accounts.tests.factories import UserFactory
+from bench.processes import procfile_command
 from realtime.tests.support import async_test, token_for
 from tickets.models import Event, Image, ImageStatus, Role
 from tickets.tests.factories import MembershipFactory, ProjectFactory, TicketFactory
@@ -223,16 +224,7 @@ class WebServer(Service):
 
 def start_worker(log_dir: Path, env: dict[str, str]) -> Service:
     """The Procfile's worker; ready once RQ says it listens."""
-    command = [
-        sys.executable,
-        "manage.py",
-        "rqworker",
-        "default",
-        "--with-scheduler",
-        "--worker-class",
-        "hopla.worker.PeriodicTasksWorker",
-    ]
-    worker = Service("worker", command, log_dir, env)
+    worker = Service("worker", procfile_command("worker"), log_dir, env)
     try:
         wait_until(lambda: _listening(worker), 30, "the worker to listen")
     except BaseException:

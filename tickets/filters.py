@@ -1,5 +1,6 @@
 """Ticket list filters and ordering (SPEC §5). Every bad value is a 400 that names its parameter."""
 
+import datetime
 from typing import Any
 
 import django_filters
@@ -8,6 +9,7 @@ from django.contrib.postgres.search import SearchQuery
 from django.db import connection
 from django.db.models import F, OrderBy, Q, QuerySet, Subquery
 from django.utils import timezone
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -84,6 +86,24 @@ class StrictBooleanField(forms.Field):
         return self.WORDS[word]
 
 
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 time, as UTC: Python accepts offsets up to ±23:59 but PostgreSQL only to ±15:59,
+    and a time near year 1 or 9999 may not exist in UTC at all (a 400, not a database error)."""
+
+    def to_python(self, value: Any) -> datetime.datetime | None:
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(datetime.UTC)
+        except OverflowError:
+            raise forms.ValidationError("Out of the supported date range.", code="invalid") from None
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 @extend_schema_field(OpenApiTypes.BOOL)
 class StrictBooleanFilter(django_filters.Filter):
     field_class = StrictBooleanField
@@ -157,16 +177,16 @@ class TicketFilter(FilterSet):
     )
     reporter = UserReferenceFilter(method="filter_user", keywords=("me",), help_text="A user id or `me`.")
     label = django_filters.CharFilter(method="filter_label", max_length=50, help_text="Tickets carrying this label.")
-    created_after = django_filters.IsoDateTimeFilter(
+    created_after = UtcIsoDateTimeFilter(
         field_name="created_at", lookup_expr="gte", help_text="ISO 8601 date or time, inclusive."
     )
-    created_before = django_filters.IsoDateTimeFilter(
+    created_before = UtcIsoDateTimeFilter(
         field_name="created_at", lookup_expr="lt", help_text="ISO 8601 date or time, exclusive."
     )
-    updated_after = django_filters.IsoDateTimeFilter(
+    updated_after = UtcIsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", help_text="ISO 8601 date or time, inclusive."
     )
-    updated_before = django_filters.IsoDateTimeFilter(
+    updated_before = UtcIsoDateTimeFilter(
         field_name="updated_at", lookup_expr="lt", help_text="ISO 8601 date or time, exclusive."
     )
     due_after = django_filters.DateFilter(field_name="due_date", lookup_expr="gte", help_text="A date, inclusive.")

@@ -339,6 +339,17 @@ def test_bad_timestamp_is_400(dated: Team, param: str, value: str) -> None:
     assert_invalid_param(dated.client("member").get(URL, {param: value}), param, "invalid")
 
 
+@pytest.mark.parametrize("param", ["created_after", "created_before", "updated_after", "updated_before"])
+def test_a_time_outside_utc_is_400(dated: Team, param: str) -> None:
+    # 0001-01-01 00:00 at +05:00 is before the first instant Python's datetime can hold in UTC.
+    assert_invalid_param(dated.client("member").get(URL, {param: "0001-01-01T00:00:00+05:00"}), param, "invalid")
+
+
+def test_an_offset_postgresql_would_refuse_is_compared_in_utc(dated: Team) -> None:
+    # Found by schemathesis: PostgreSQL refuses offsets beyond ±15:59 (a 500 before); the same instant in UTC.
+    assert list_keys(dated.client("member"), created_after="2024-03-03T04:00:00+16:00") == ["OPS-2", "OPS-3"]
+
+
 @pytest.fixture
 def due(team: Team) -> Team:
     make_ticket(team, due_date=datetime(2024, 5, 1).date())  # OPS-1

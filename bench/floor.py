@@ -24,13 +24,14 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from accounts.models import User
 from tickets.filters import TicketFilter
 from tickets.models import Priority, Ticket
-from tickets.selectors import ticket_count, ticket_list
+from tickets.selectors import LIST_USER_FIELDS, ticket_count, ticket_list
 
 # Stands for the acting user in the captured statements; no real user has it.
 _PLACEHOLDER_USER = uuid.UUID("00000000-0000-4000-8000-00000000b0b0")
 _PRIORITY_NAMES = {priority.value: priority.label for priority in Priority}
 _USER_FIELDS = [field.attname for field in User._meta.concrete_fields]
-_USER_COLUMNS = len(_USER_FIELDS)
+# What the list selects of the joined assignee and reporter, in the model's column order.
+_SUMMARY_FIELDS = [name for name in _USER_FIELDS if name in LIST_USER_FIELDS]
 _TICKET_COLUMNS = [field.attname for field in Ticket._meta.concrete_fields if field.name != "search_vector"]
 
 # query string -> (count statement, page statement); user statement
@@ -84,13 +85,14 @@ def _api_datetime(value: datetime.datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def _user_summary(row: tuple, start: int) -> dict[str, Any] | None:
-    if row[start + _USER_FIELDS.index("id")] is None:
+def _user_summary(row: tuple, start: int, fields: list[str] = _USER_FIELDS) -> dict[str, Any] | None:
+    """The user whose `fields` start at `start` in `row`; None for a NULL (outer-joined) user."""
+    if row[start + fields.index("id")] is None:
         return None
     return {
-        "id": str(row[start + _USER_FIELDS.index("id")]),
-        "email": row[start + _USER_FIELDS.index("email")],
-        "full_name": row[start + _USER_FIELDS.index("full_name")],
+        "id": str(row[start + fields.index("id")]),
+        "email": row[start + fields.index("email")],
+        "full_name": row[start + fields.index("full_name")],
     }
 
 
@@ -155,16 +157,15 @@ def _ticket_list(request: HttpRequest) -> HttpResponse:
         if count and offset <= count:
             cursor.execute(_for_user(page_sql, user_id))
             rows = cursor.fetchall()
-    # The ticket's columns, its status_rank annotation, then the joined assignee and reporter (the
-    # order of ticket_list's select_related).
-    ticket_width = len(_TICKET_COLUMNS) + 1
-    assignee_at = ticket_width
-    reporter_at = assignee_at + _USER_COLUMNS
+    # The ticket's columns, then the joined assignee's and reporter's summary columns (the order of
+    # ticket_list's select_related).
+    assignee_at = len(_TICKET_COLUMNS)
+    reporter_at = assignee_at + len(_SUMMARY_FIELDS)
     results = [
         _ticket_json(
             dict(zip(_TICKET_COLUMNS, row, strict=False)),
-            _user_summary(row, assignee_at),
-            _user_summary(row, reporter_at),
+            _user_summary(row, assignee_at, _SUMMARY_FIELDS),
+            _user_summary(row, reporter_at, _SUMMARY_FIELDS),
         )
         for row in rows
     ]

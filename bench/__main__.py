@@ -12,10 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.environment import server_environment
 from bench.scale import FULL, QUICK
-
-# Overridable so that two checkouts can run the suite side by side without sharing data.
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 
 
 def _arguments() -> argparse.Namespace:
@@ -42,18 +40,7 @@ def main() -> None:
     from bench.processes import SERVER_SETUPS, fake_cloudinary
 
     with fake_cloudinary() as cloudinary_url, tempfile.TemporaryDirectory(prefix="hopla-bench-") as logs:
-        environment = {
-            "DJANGO_SETTINGS_MODULE": "bench.settings",
-            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
-            "REDIS_URL": REDIS_URL,
-            "CLOUDINARY_URL": cloudinary_url,
-            "DB_CONN_MAX_AGE": "600",
-            "JWT_ACCESS_MINUTES": "600",
-            # The write throttle still runs (its Redis round trips are measured), but never refuses.
-            "USER_WRITE_THROTTLE_RATE": "100000000/min",
-            "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "INFO"),
-            "PYTHONUNBUFFERED": "1",
-        }
+        environment = server_environment(database, cloudinary_url)
         # The servers log a line per request, as in production; this process only its warnings.
         os.environ.update(environment, LOG_LEVEL="WARNING")
         import django

@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 import tempfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,14 @@ done = function(summary, latency, requests)
   io.write(string.format(
     'BENCH {"requests": %d, "seconds": %f, "errors": %d, "bad_status": %d, "p50_us": %d, "p99_us": %d}\\n',
     summary.requests, summary.duration / 1e6, errors, last_bad, latency:percentile(50), latency:percentile(99)))
+  -- Every latency seen, as [microseconds, count] pairs, so that rounds can be pooled: the p99 of one
+  -- short round of a slow request is its slowest request or two.
+  local seen = {}
+  for i = 1, #latency do
+    local value, count = latency(i)
+    seen[#seen + 1] = string.format("[%d,%d]", value, count)
+  end
+  io.write("LATENCIES [" .. table.concat(seen, ",") .. "]\\n")
 end
 """
 
@@ -59,6 +68,7 @@ class LoadResult:
     p99_ms: float
     errors: int
     bad_status: int  # one of the non-2xx statuses seen, 0 if none
+    latencies_us: Counter[int]  # microseconds -> requests that took that long
 
 
 def wrk_available() -> bool:
@@ -94,10 +104,15 @@ def run_wrk(base_url: str, request: Request, *, connections: int, seconds: float
         Path(script.name).unlink()
     line = next(line for line in completed.stdout.splitlines() if line.startswith("BENCH "))
     report = json.loads(line.removeprefix("BENCH "))
+    latencies = next(line for line in completed.stdout.splitlines() if line.startswith("LATENCIES "))
+    latencies_us: Counter[int] = Counter()
+    for value, count in json.loads(latencies.removeprefix("LATENCIES ")):
+        latencies_us[value] += count
     return LoadResult(
         requests_per_second=report["requests"] / report["seconds"],
         p50_ms=report["p50_us"] / 1000,
         p99_ms=report["p99_us"] / 1000,
         errors=report["errors"],
         bad_status=report["bad_status"],
+        latencies_us=latencies_us,
     )

@@ -1,6 +1,7 @@
 """Figures of interleaved rounds, and the table that puts hopla beside its reference."""
 
 import statistics
+from collections import Counter
 from dataclasses import dataclass, field
 
 
@@ -49,6 +50,18 @@ def table(rows: list[Row], title: str) -> str:
     out.append("-|-".join("-" * width for width in widths))
     out += [" | ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in lines]
     return "\n".join(out)
+
+
+def pooled_percentile_ms(latencies_us: Counter[int], fraction: float) -> float:
+    """The `fraction` percentile, in ms, of every request of a histogram (microseconds -> requests)."""
+    total = sum(latencies_us.values())
+    rank = min(total - 1, int(total * fraction))
+    seen = 0
+    for value in sorted(latencies_us):
+        seen += latencies_us[value]
+        if seen > rank:
+            return value / 1000
+    return float("nan")
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -160,7 +160,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON only; the image upload declares its own multipart parser (SPEC §2).
     "DEFAULT_PARSER_CLASSES": ["hopla.api.parsers.SafeJSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["hopla.api.renderers.OrjsonRenderer"],
     "DEFAULT_PAGINATION_CLASS": "hopla.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 25,
     "DEFAULT_FILTER_BACKENDS": ["hopla.api.filters.FilterBackend"],

@@ -48,7 +48,16 @@ STEPS: list[tuple[str, tuple[str, ...]]] = [
             "_user_summary (bench/floor.py",
         ),
     ),
-    ("JSON encoding", ("json/encoder.py", "json/__init__.py", "rest_framework/renderers.py")),
+    (
+        "JSON encoding",
+        (
+            "json/encoder.py",
+            "json/__init__.py",
+            "rest_framework/renderers.py",
+            "hopla/api/renderers.py",
+            "_json_response (bench/floor.py",
+        ),
+    ),
     (
         "the view's own code (DRF dispatch, permissions, pagination)",
         ("rest_framework/", "tickets/apis.py", "bench/floor.py"),

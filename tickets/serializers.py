@@ -255,7 +255,7 @@ class ImageUploadSerializer(serializers.Serializer):
     image = serializers.FileField(help_text="A JPEG, PNG, GIF or WebP image.")
 
 
-class EventSerializer(serializers.ModelSerializer):
+class EventSerializer(ContextFreeRepresentation, serializers.ModelSerializer):
     project = serializers.UUIDField(source="project_id", read_only=True)
     actor = UserSummarySerializer(read_only=True, allow_null=True)
 

@@ -32,6 +32,11 @@ _LINE_SEPARATOR = "\u2028".encode()
 _PARAGRAPH_SEPARATOR = "\u2029".encode()
 
 
+def as_json_types(data: Any) -> Any:
+    """`data` as the API's JSON would read back: plain dicts, lists, strings and numbers."""
+    return orjson.loads(OrjsonRenderer().render(data))
+
+
 class OrjsonRenderer(JSONRenderer):
     def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
         if data is None:

@@ -2,7 +2,6 @@
 
 import asyncio
 import atexit
-import json
 import logging
 import threading
 import time
@@ -15,9 +14,9 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.db import connection, models, transaction
 from django.db.models import Max
 from django.utils import timezone
-from rest_framework.utils.encoders import JSONEncoder
 
 from accounts.models import User
+from hopla.api.renderers import as_json_types
 from tickets.models import Event, EventType
 from tickets.serializers import EventSerializer
 
@@ -147,7 +146,7 @@ def event_record(
 
 def event_payload(event: Event) -> dict[str, Any]:
     """The event as the API and the WebSocket show it, as plain JSON types (the layer uses msgpack)."""
-    return json.loads(json.dumps(EventSerializer(event).data, cls=JSONEncoder))
+    return as_json_types(EventSerializer(event).data)
 
 
 def event_publish(event: Event) -> bool:

@@ -14,6 +14,8 @@ from typing import Any
 
 import jwt
 import orjson
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -26,6 +28,7 @@ from accounts.models import User
 from tickets.filters import TicketFilter
 from tickets.models import Priority, Ticket
 from tickets.selectors import LIST_USER_FIELDS, ticket_count, ticket_list
+from tickets.services.events import event_sequence_lock_sql, project_group
 
 # Stands for the acting user in the captured statements; no real user has it.
 _PLACEHOLDER_USER = uuid.UUID("00000000-0000-4000-8000-00000000b0b0")
@@ -199,26 +202,66 @@ VALUES (%s, %s, %s, %s, %s, '', 'open', %s, '[]', NULL, %s, NULL, 1, 0, 0, %s, %
 """
 
 
+# The diagnostic floor's event (`?with_event=1`): hopla's statement, the ticket's INSERT in a WITH and the
+# event numbered by MAX(seq) + 1 under the numbering lock, which the claim takes after the row lock.
+# published_at is set at once (the floor publishes right after commit), so the worker's sweep leaves it.
+_INSERT_TICKET_AND_EVENT = f"""
+WITH inserted AS ({_INSERT_TICKET})
+INSERT INTO tickets_event (seq, id, type, project_id, ticket, actor_id, at, changes, data, published_at)
+VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM tickets_event), %s, 'ticket.created', %s, %s, %s, %s, '{{}}', %s, %s)
+RETURNING seq
+"""
+
+
 def _ticket_create(request: HttpRequest) -> HttpResponse:
+    """The W3 floor. With `?with_event=1` (a diagnostic, not the floor the issue defines) it also writes
+    the ticket's event row in the same transaction and publishes it after commit, as SPEC §7 has hopla do."""
     user = _authenticated_user(request)
     if user is None:
         return JsonResponse({"detail": "Not authenticated.", "code": "not_authenticated"}, status=401)
+    with_event = request.GET.get("with_event") == "1"
     body = json.loads(request.body)
     title = str(body["title"]).strip()
-    now = timezone.now()
     ticket_id = uuid.uuid4()
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_NEXT_NUMBER, [str(body["project"]).upper(), _user_id(user)])
+        lock = f", {event_sequence_lock_sql()}" if with_event else ""
+        cursor.execute(_NEXT_NUMBER + lock, [str(body["project"]).upper(), _user_id(user)])
         counted = cursor.fetchone()
         if counted is None:
             return JsonResponse({"detail": "No such project among yours.", "code": "invalid"}, status=400)
-        project_id, project_key, number = counted
+        project_id, project_key, number = counted[:3]
         key = f"{project_key}-{number}"
-        cursor.execute(
-            _INSERT_TICKET,
-            [ticket_id, project_id, number, key, title, Priority.MEDIUM, _user_id(user), now, now],
-        )
-    ticket = {
+        now = timezone.now()
+        values = [ticket_id, project_id, number, key, title, Priority.MEDIUM, _user_id(user), now, now]
+        if with_event:
+            body_json = _ticket_json(_new_ticket(ticket_id, key, project_id, title, now), None, _user_summary(user, 0))
+            event_id = uuid.uuid4()
+            event_values = [event_id, project_id, ticket_id, _user_id(user), now, orjson.dumps(body_json).decode(), now]
+            cursor.execute(_INSERT_TICKET_AND_EVENT, [*values, *event_values])
+            seq = cursor.fetchone()[0]
+        else:
+            cursor.execute(_INSERT_TICKET, values)
+    if not with_event:  # the plain floor renders after the transaction, as it always did
+        body_json = _ticket_json(_new_ticket(ticket_id, key, project_id, title, now), None, _user_summary(user, 0))
+    else:
+        event = {
+            "id": str(event_id),
+            "seq": seq,
+            "type": "ticket.created",
+            "project": str(project_id),
+            "ticket": str(ticket_id),
+            "actor": _user_summary(user, 0),
+            "at": _api_datetime(now),
+            "changes": {},
+            "data": body_json,
+        }
+        layer = get_channel_layer()
+        async_to_sync(layer.group_send)(project_group(project_id), {"type": "event.message", "event": event})
+    return _json_response(body_json, status=201)
+
+
+def _new_ticket(ticket_id: uuid.UUID, key: str, project_id: Any, title: str, now: datetime.datetime) -> dict[str, Any]:
+    return {
         "id": ticket_id,
         "key": key,
         "project_id": project_id,
@@ -235,7 +278,6 @@ def _ticket_create(request: HttpRequest) -> HttpResponse:
         "updated_at": now,
         "closed_at": None,
     }
-    return _json_response(_ticket_json(ticket, None, _user_summary(user, 0)), status=201)
 
 
 @csrf_exempt

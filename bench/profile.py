@@ -1,4 +1,4 @@
-"""Where a list request's CPU goes, hopla beside its floor: `python -m bench.profile [--workload W2]`.
+"""Where a request's CPU goes, hopla beside its floor: `python -m bench.profile [--workload W2|W3]`.
 
 On the full bench database (seeded as `python -m bench` seeds it when missing, and kept for the next
 run), the Procfile's web server with bench settings serves hopla and the floor views. For each side in
@@ -32,6 +32,15 @@ STEPS: list[tuple[str, tuple[str, ...]]] = [
     (
         "authentication: JWT, the user's row",
         ("hopla/api/authentication.py", "rest_framework_simplejwt/", "_authenticated_user (bench/floor.py"),
+    ),
+    ("the write throttle (Redis)", ("hopla/api/throttling.py",)),
+    (
+        "publishing the event (channel layer, after commit)",
+        ("event_publish (", "_publish_and_mark (", "channels_redis/"),
+    ),
+    (
+        "parsing and validating the body",
+        ("rest_framework/parsers.py", "hopla/api/parsers.py", "hopla/api/input.py", "is_valid (", "json/decoder.py"),
     ),
     # The compiler's execute_sql runs as_sql, then the cursor: only frames below as_sql are compiling.
     ("queries: compiling SQL (ORM)", ("as_sql (",)),
@@ -137,7 +146,7 @@ def profile(
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--workload", choices=["W1", "W2"], default="W1")
+    parser.add_argument("--workload", choices=["W1", "W2", "W3"], default="W1")
     parser.add_argument("--seconds", type=int, default=15, help="of load per side and round")
     parser.add_argument("--rounds", type=int, default=2, help="hopla and floor alternated, samples summed")
     parser.add_argument("--connections", type=int, default=4)

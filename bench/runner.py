@@ -133,11 +133,12 @@ def _http_workloads(
             seconds=scale.seconds,
             connections=scale.connections,
             rows=rows,
+            latency=workload.latency,
         )
         queries = Row(workload.name, "queries/request")
         queries.add(hopla_queries, floor_queries)
         rows.append(queries)
-        print(table(rows[-4:], ""), flush=True)
+        print(table(rows[-4 if workload.latency else -2 :], ""), flush=True)
         if workload.name.startswith("W1"):
             _deep_page(scale, world, base_url, rows)
 

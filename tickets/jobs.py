@@ -20,6 +20,13 @@ def destroy_image_asset(image_id: str) -> None:
     logger.info("image asset destroyed", extra={"fields": {"job": "destroy_image_asset", "image": image_id}})
 
 
+def destroy_image_assets(image_ids: list[str]) -> None:
+    """Remove the stored assets of images deleted with their ticket or project; a retry starts over."""
+    for image_id in image_ids:
+        images.image_destroy_asset(image_id=image_id)
+    logger.info("image assets destroyed", extra={"fields": {"job": "destroy_image_assets", "images": len(image_ids)}})
+
+
 def requeue_stuck_images() -> None:
     """Periodic sweep run by the worker (hopla.worker): queue again images left pending or processing."""
     requeued = images.images_requeue_stuck()

@@ -193,6 +193,27 @@ def image_destroy_asset(*, image_id: Any) -> None:
     delete_stored_image(image_id)
 
 
+# How many stored images one job destroys: a project's deletion queues a job per batch, not per image.
+DESTROY_BATCH_SIZE = 100
+
+
+def images_destroy_after_commit(image_ids: Iterable[Any]) -> None:
+    """The stored assets of images whose rows go with their ticket or project: destroyed by jobs
+    (retried; destroying what is already gone is not an error) once the deletion commits. An image
+    still being stored then is destroyed by its own job (_finish_ready)."""
+    from tickets.jobs import destroy_image_assets
+
+    ids = [str(image_id) for image_id in image_ids]
+
+    def enqueue_batches() -> None:
+        for start in range(0, len(ids), DESTROY_BATCH_SIZE):
+            batch = ids[start : start + DESTROY_BATCH_SIZE]
+            enqueue(destroy_image_assets, batch, retry_intervals=settings.IMAGE_RETRY_INTERVALS)
+
+    if ids:
+        transaction.on_commit(enqueue_batches)
+
+
 def images_requeue_stuck(*, older_than: timedelta | None = None) -> list[str]:
     """Queue again the images a dead worker (or a Redis outage at upload) left pending or processing."""
     age = older_than if older_than is not None else timedelta(seconds=settings.IMAGE_STUCK_AFTER_SECONDS)

@@ -10,9 +10,10 @@ from rest_framework.exceptions import ErrorDetail, ValidationError
 
 from accounts.models import User
 from hopla.api.exceptions import ApplicationError
-from tickets.models import EventType, Membership, Project, Role, Ticket
+from tickets.models import EventType, Image, Membership, Project, Role, Ticket
 from tickets.serializers import MembershipSerializer, ProjectSerializer, TicketSerializer
 from tickets.services.events import event_record
+from tickets.services.images import images_destroy_after_commit
 
 
 def _project_data(project: Project) -> dict[str, Any]:
@@ -64,8 +65,10 @@ def project_update(*, project: Project, actor: User, data: dict[str, Any]) -> Pr
 
 @transaction.atomic
 def project_delete(*, project: Project) -> None:
-    """Deletes the project with its tickets, comments and history."""
+    """Deletes the project with its tickets, comments and history, and (after commit) its stored images."""
+    image_ids = list(Image.objects.filter(ticket__project_id=project.pk).values_list("pk", flat=True))
     Project.objects.filter(pk=project.pk).delete()
+    images_destroy_after_commit(image_ids)
 
 
 def _lock_admins(project: Project) -> list[Membership]:

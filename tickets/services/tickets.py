@@ -12,10 +12,11 @@ from rest_framework.exceptions import ErrorDetail, NotFound, ValidationError
 
 from accounts.models import User
 from hopla.api.conditional import check_if_match
-from tickets.models import ROLE_RANK, EventType, Membership, Priority, Role, Status, Ticket
+from tickets.models import ROLE_RANK, EventType, Image, Membership, Priority, Role, Status, Ticket
 from tickets.selectors import project_get, project_lookup
 from tickets.serializers import TicketSerializer
 from tickets.services.events import event_record, event_sequence_lock_sql, row_insert_sql
+from tickets.services.images import images_destroy_after_commit
 from tickets.workflow import check_transition
 
 
@@ -208,7 +209,9 @@ def ticket_delete(*, ticket: Ticket, actor: User, if_match: str | None = None) -
     locked = Ticket.objects.select_for_update(no_key=True).defer("search_vector").get(pk=ticket.pk)
     check_if_match(if_match, locked.version)
     data = _ticket_data(ticket)
+    image_ids = list(Image.objects.filter(ticket_id=locked.pk).values_list("pk", flat=True))
     locked.delete()
+    images_destroy_after_commit(image_ids)
     event_record(
         type=EventType.TICKET_DELETED, project_id=ticket.project_id, ticket_id=ticket.pk, actor=actor, data=data
     )

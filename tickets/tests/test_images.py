@@ -17,8 +17,8 @@ from django.utils import timezone
 from PIL import Image as PillowImage
 from rq import SimpleWorker
 
-from tickets.models import Event, Image, ImageStatus, PendingImageData, Ticket
-from tickets.tests.factories import TicketFactory
+from tickets.models import Event, Image, ImageStatus, PendingImageData, Role, Ticket
+from tickets.tests.factories import MembershipFactory, TicketFactory
 from tickets.tests.fake_cloudinary import fake_cloudinary, fake_cloudinary_server  # noqa: F401
 from tickets.tests.images import has_gps, image_bytes, png_bytes, png_header_claiming
 
@@ -203,6 +203,47 @@ def test_delete_removes_local_files(team, ticket, django_capture_on_commit_callb
         assert team.client("admin").delete(f"{images_url(ticket)}{image.id}/").status_code == 204
     run_jobs()
     assert list(Path(settings.MEDIA_ROOT, "images").iterdir()) == []
+
+
+def test_deleting_a_ticket_destroys_its_stored_images(team, ticket, cloudinary, django_capture_on_commit_callbacks):
+    kept = TicketFactory(project=team.project)
+    upload_and_process(team, ticket, django_capture_on_commit_callbacks, png_bytes())
+    upload_and_process(team, ticket, django_capture_on_commit_callbacks, image_bytes())
+    other = upload_and_process(team, kept, django_capture_on_commit_callbacks, png_bytes())
+    assert len(cloudinary.assets) == 3
+    cloudinary.fail_next_destroys(1, status=503)  # the job is retried
+    with django_capture_on_commit_callbacks(execute=True):
+        assert team.client("admin").delete(f"/api/v1/tickets/{ticket.key}/").status_code == 204
+    run_jobs()
+    assert set(cloudinary.assets) == {str(other.id)}
+    assert not Image.objects.filter(ticket_id=ticket.pk).exists()
+
+
+def test_deleting_a_ticket_removes_its_local_files(team, ticket, django_capture_on_commit_callbacks):
+    upload_and_process(team, ticket, django_capture_on_commit_callbacks, png_bytes())
+    assert list(Path(settings.MEDIA_ROOT, "images").iterdir())
+    with django_capture_on_commit_callbacks(execute=True):
+        assert team.client("admin").delete(f"/api/v1/tickets/{ticket.key}/").status_code == 204
+    run_jobs()
+    assert list(Path(settings.MEDIA_ROOT, "images").iterdir()) == []
+
+
+def test_deleting_a_project_destroys_the_stored_images_of_all_its_tickets(
+    team, ticket, cloudinary, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr("tickets.services.images.DESTROY_BATCH_SIZE", 2)  # three images: two jobs
+    second = TicketFactory(project=team.project)
+    for target in (ticket, ticket, second):
+        upload_and_process(team, target, django_capture_on_commit_callbacks, png_bytes())
+    elsewhere = TicketFactory()  # another project's image stays
+    MembershipFactory(project=elsewhere.project, user=team.member, role=Role.MEMBER)
+    kept = upload_and_process(team, elsewhere, django_capture_on_commit_callbacks, png_bytes())
+    assert len(cloudinary.assets) == 4
+    with django_capture_on_commit_callbacks(execute=True):
+        assert team.client("admin").delete(f"/api/v1/projects/{team.project.key}/").status_code == 204
+    assert len(django_rq.get_queue("default").get_job_ids()) == 2
+    run_jobs()
+    assert list(cloudinary.assets) == [str(kept.id)]
 
 
 def test_only_the_uploader_or_an_admin_deletes(team, ticket):

@@ -112,7 +112,7 @@ def _visible_tickets() -> QuerySet[Ticket]:
     )
 
 
-# What every ticket list shares, built once: select_related, defer and the CASE annotation cost about
+# What every ticket list shares, built once: select_related, the column list and the CASE cost about
 # 0.3 ms of Python per request when built each time (BENCHMARKS.md). Only ever chained from, never run.
 _VISIBLE_TICKETS = _visible_tickets()
 

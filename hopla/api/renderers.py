@@ -12,7 +12,7 @@ what DRF's encoder decides for the types orjson would format its own way:
 - dict keys that are not strings (DRF's error details of list items use the item's index) are
   written as strings, as `json` does (`OPT_NON_STR_KEYS`).
 
-and U+2028 and U+2029 are escaped, as DRF does for JavaScript's sake. The bytes are DRF's (the tests
+U+2028 and U+2029 are escaped, as DRF does for JavaScript's sake. The bytes are DRF's (the tests
 compare them on real responses), but for floats, which orjson may spell differently (`1e16` for
 `1e+16`; hopla's API has none) and NaN or infinities, which orjson writes `null` where DRF raised.
 

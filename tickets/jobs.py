@@ -14,14 +14,8 @@ def process_image(image_id: str) -> None:
     logger.info("image job finished", extra={"fields": {"job": "process_image", "image": image_id}})
 
 
-def destroy_image_asset(image_id: str) -> None:
-    """Remove a deleted image's stored asset (Cloudinary or local disk)."""
-    images.image_destroy_asset(image_id=image_id)
-    logger.info("image asset destroyed", extra={"fields": {"job": "destroy_image_asset", "image": image_id}})
-
-
 def destroy_image_assets(image_ids: list[str]) -> None:
-    """Remove the stored assets of images deleted with their ticket or project; a retry starts over."""
+    """Remove the stored assets (Cloudinary or local disk) of deleted images; a retry starts over."""
     for image_id in image_ids:
         images.image_destroy_asset(image_id=image_id)
     logger.info("image assets destroyed", extra={"fields": {"job": "destroy_image_assets", "images": len(image_ids)}})

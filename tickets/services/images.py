@@ -125,7 +125,7 @@ def _note_retry(image_id: Any, attempt: int, error: str) -> None:
 def _finish_ready(image_id: Any, attempt: int, stored: StoredImage) -> None:
     if not Image.objects.filter(pk=image_id).exists():
         # Deleted while it was being stored: what was stored must not outlive it.
-        transaction.on_commit(lambda: _enqueue_destroy(image_id))
+        images_destroy_after_commit([image_id])
         return
     image = _lock_if_current(image_id, attempt)
     if image is None:
@@ -170,12 +170,6 @@ def _finish_failed(image_id: Any, attempt: int, error: str) -> None:
     )
 
 
-def _enqueue_destroy(image_id: Any) -> None:
-    from tickets.jobs import destroy_image_asset
-
-    enqueue(destroy_image_asset, str(image_id), retry_intervals=settings.IMAGE_RETRY_INTERVALS)
-
-
 @transaction.atomic
 def image_delete(*, image: Image, actor: User) -> None:
     """Delete the row now and the stored asset by a job (retried) once that commits."""
@@ -186,7 +180,7 @@ def image_delete(*, image: Image, actor: User) -> None:
     event_record(
         type=EventType.IMAGE_DELETED, project_id=ticket.project_id, ticket_id=ticket.pk, actor=actor, data=data
     )
-    transaction.on_commit(lambda: _enqueue_destroy(data["id"]))
+    images_destroy_after_commit([data["id"]])
 
 
 def image_destroy_asset(*, image_id: Any) -> None:
@@ -198,7 +192,7 @@ DESTROY_BATCH_SIZE = 100
 
 
 def images_destroy_after_commit(image_ids: Iterable[Any]) -> None:
-    """The stored assets of images whose rows go with their ticket or project: destroyed by jobs
+    """The stored assets of deleted images (alone, or with their ticket or project): destroyed by jobs
     (retried; destroying what is already gone is not an error) once the deletion commits. An image
     still being stored then is destroyed by its own job (_finish_ready)."""
     from tickets.jobs import destroy_image_assets

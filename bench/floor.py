@@ -255,8 +255,13 @@ def _ticket_create(request: HttpRequest) -> HttpResponse:
             "changes": {},
             "data": body_json,
         }
+        # Published the way hopla publishes (tickets.services.events.event_publish), minus the safety net.
         layer = get_channel_layer()
-        async_to_sync(layer.group_send)(project_group(project_id), {"type": "event.message", "event": event})
+        message = {"type": "event.message", "event": event}
+        if hasattr(layer, "group_send_blocking"):
+            layer.group_send_blocking(project_group(project_id), message)
+        else:
+            async_to_sync(layer.group_send)(project_group(project_id), message)
     return _json_response(body_json, status=201)
 
 

@@ -111,7 +111,8 @@ if REDIS_URL:
     # deployments sharing one Redis need distinct prefixes.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # channels_redis' pub/sub layer, with a blocking send for the sync code that publishes events.
+            "BACKEND": "realtime.layers.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNEL_LAYER_PREFIX", default="hopla")},
         }
     }

@@ -2,12 +2,20 @@
 
 import asyncio
 import logging
+import socket
 import time
+import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from channels_redis.pubsub import RedisPubSubChannelLayer as StockRedisPubSubChannelLayer
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
+from realtime.layers import RedisPubSubChannelLayer
+from realtime.tests.support import WAIT, async_test
 from tickets.models import Event
 from tickets.services import events
 
@@ -24,6 +32,24 @@ class BrokenLayer:
 class StalledLayer:
     async def group_send(self, group, message):
         await asyncio.Event().wait()  # never answers
+
+
+@pytest.fixture
+def silent_redis() -> Iterator[str]:
+    """A Redis URL whose server takes the connection and never answers (a stalled Redis)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)  # never accepted: the kernel completes connections, nobody replies
+        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+
+
+@pytest.fixture
+def refused_redis() -> str:
+    """A Redis URL where nothing listens (Redis is down)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"redis://127.0.0.1:{port}/0"
 
 
 @pytest.mark.parametrize("layer", [BrokenLayer(), StalledLayer()], ids=["broken", "stalled"])
@@ -64,3 +90,50 @@ def test_membership_changes_also_go_to_the_members_own_group(world_client, world
     event = Event.objects.create(seq=1, type="member.removed", project=world.ops, data={"user": {"id": "u-1"}})
     events.event_publish(event)
     assert sent == [(f"project.{world.ops.pk}", "member.removed"), ("user.u-1", "member.removed")]
+
+
+def _hopla_layer(url: str, **config) -> RedisPubSubChannelLayer:
+    return RedisPubSubChannelLayer(hosts=[url], prefix=f"test-{uuid.uuid4().hex[:8]}", **config)
+
+
+@pytest.mark.parametrize("redis_url", ["refused_redis", "silent_redis"], ids=["down", "stalled"])
+def test_the_blocking_publish_of_a_redis_that_is_down_or_stalled_never_fails_the_change(
+    redis_url, request, world_client, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    layer = _hopla_layer(request.getfixturevalue(redis_url), publish_timeout_seconds=0.2)
+    monkeypatch.setattr(events, "get_channel_layer", lambda: layer)
+    with caplog.at_level(logging.ERROR, logger="hopla.events"), django_capture_on_commit_callbacks(execute=True):
+        response = world_client.post(TICKETS, {"project": "OPS", "title": "Still saved"}, format="json")
+    assert response.status_code == 201
+    assert [record.message for record in caplog.records] == ["event publish failed"]
+    events._published_marks.flush()
+    assert Event.objects.get(type="ticket.created").published_at is None  # left for the sweep
+
+
+@pytest.mark.parametrize(
+    "subscriber_class", [RedisPubSubChannelLayer, StockRedisPubSubChannelLayer], ids=["hopla", "stock"]
+)
+@async_test
+async def test_a_blocking_group_send_reaches_the_groups_consumers_as_group_send_does(subscriber_class):
+    """Consumers subscribe through channels_redis' own code: the blocking send must name the same
+    channel and encode the same bytes, or events would silently go nowhere."""
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    publisher = RedisPubSubChannelLayer(hosts=[settings.REDIS_URL], prefix=prefix)
+    subscriber = subscriber_class(hosts=[settings.REDIS_URL], prefix=prefix)
+    channel = await subscriber.new_channel()
+    await subscriber.group_add("project.1", channel)
+    await subscriber.group_add("project.2", channel)
+    try:
+        message = {"type": "event.message", "event": {"seq": 7, "data": {"title": "Über ✓", "labels": ["a"]}}}
+        await asyncio.to_thread(publisher.group_send_blocking, "project.2", message)
+        assert await asyncio.wait_for(subscriber.receive(channel), WAIT) == message
+        await publisher.group_send("project.1", {"type": "event.message", "n": 2})  # the stock path still works
+        assert await asyncio.wait_for(subscriber.receive(channel), WAIT) == {"type": "event.message", "n": 2}
+    finally:
+        await subscriber.flush()
+        await publisher.flush()
+
+
+def test_the_layer_refuses_a_sentinel_configuration_it_cannot_publish_to():
+    with pytest.raises(ImproperlyConfigured):
+        RedisPubSubChannelLayer(hosts=[{"master_name": "main", "sentinels": [("127.0.0.1", 26379)]}])

@@ -144,6 +144,7 @@ def run(
         throughput.note = (
             f"errors: hopla {errors[hopla_request]}, floor {errors[floor_request]} (statuses {seen}; else timeouts)"
         )
+    throughput.note_spread()
     rows.append(throughput)
     if latency:
         rows += _pooled_percentiles(p50, p99, pooled[hopla_request], pooled[floor_request])

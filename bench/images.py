@@ -162,6 +162,7 @@ def run(
             throughput.add(measured["worker"], measured["loop"])
     finally:
         resume(queue.connection)
+    throughput.note_spread()
     rows.append(throughput)
     enqueue = Row(name, "upload request ms: enqueue / whole", note="ref = the whole upload request")
     enqueue.add(statistics.median(enqueue_ms), statistics.median(upload_ms))

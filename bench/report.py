@@ -20,9 +20,18 @@ class Row:
         self.reference.append(reference)
 
     @property
+    def ratios(self) -> list[float]:
+        return [h / r for h, r in zip(self.hopla, self.reference, strict=True) if r]
+
+    @property
     def ratio(self) -> float | None:
-        ratios = [h / r for h, r in zip(self.hopla, self.reference, strict=True) if r]
-        return statistics.median(ratios) if ratios else None
+        return statistics.median(self.ratios) if self.ratios else None
+
+    def note_spread(self) -> None:
+        """Adds the per-round ratios' range to the note: how far one round may stray from the median."""
+        if len(self.ratios) > 1:
+            spread = f"rounds {min(self.ratios):.2f}-{max(self.ratios):.2f}"
+            self.note = f"{self.note}; {spread}" if self.note else spread
 
 
 def _figure(values: list[float]) -> str:

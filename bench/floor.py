@@ -28,7 +28,7 @@ from accounts.models import User
 from tickets.filters import TicketFilter
 from tickets.models import Priority, Ticket
 from tickets.selectors import LIST_USER_FIELDS, ticket_count, ticket_list
-from tickets.services.events import event_sequence_lock_sql, project_group
+from tickets.services.events import project_group
 
 # Stands for the acting user in the captured statements; no real user has it.
 _PLACEHOLDER_USER = uuid.UUID("00000000-0000-4000-8000-00000000b0b0")
@@ -202,66 +202,95 @@ VALUES (%s, %s, %s, %s, %s, '', 'open', %s, '[]', NULL, %s, NULL, 1, 0, 0, %s, %
 """
 
 
-# The diagnostic floor's event (`?with_event=1`): hopla's statement, the ticket's INSERT in a WITH and the
-# event numbered by MAX(seq) + 1 under the numbering lock, which the claim takes after the row lock.
-# published_at is set at once (the floor publishes right after commit), so the worker's sweep leaves it.
-_INSERT_TICKET_AND_EVENT = f"""
-WITH inserted AS ({_INSERT_TICKET})
+# The diagnostic floor (`?with_event=1`) writes as hopla does (tickets.services.tickets.ticket_create):
+# one statement, committed by itself, claims the number, inserts the ticket, takes the next event
+# number from the counter and inserts the event. published_at is set at once (the floor publishes
+# right after), so the worker's sweep leaves it.
+_CREATE_WITH_EVENT = """
+WITH claimed AS (
+    UPDATE tickets_project SET last_ticket_number = last_ticket_number + 1
+    WHERE key = %s AND EXISTS (
+        SELECT 1 FROM tickets_membership
+        WHERE project_id = tickets_project.id AND user_id = %s AND role IN ('admin', 'member')
+    )
+    RETURNING id, key || '-' || last_ticket_number AS key, last_ticket_number AS number
+), inserted AS (
+    INSERT INTO tickets_ticket (id, project_id, number, key, title, description, status, priority, labels,
+        assignee_id, reporter_id, due_date, version, comment_count, image_count, created_at, updated_at, closed_at)
+    SELECT %s, id, number, key, %s, '', 'open', %s, '[]', NULL, %s, NULL, 1, 0, 0, %s, %s, NULL FROM claimed
+    RETURNING 1
+), numbered AS (
+    INSERT INTO tickets_eventcounter (id, last)
+    SELECT 1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM tickets_event) FROM claimed, inserted
+    ON CONFLICT (id) DO UPDATE SET last = tickets_eventcounter.last + 1 RETURNING last
+)
 INSERT INTO tickets_event (seq, id, type, project_id, ticket, actor_id, at, changes, data, published_at)
-VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM tickets_event), %s, 'ticket.created', %s, %s, %s, %s, '{{}}', %s, %s)
-RETURNING seq
+SELECT last, %s, 'ticket.created', claimed.id, %s, %s, %s, '{}',
+    %s::jsonb || jsonb_build_object('project', claimed.id, 'key', claimed.key), %s
+FROM numbered, claimed
+RETURNING seq, project_id, (SELECT key FROM claimed)
 """
 
 
 def _ticket_create(request: HttpRequest) -> HttpResponse:
-    """The W3 floor. With `?with_event=1` (a diagnostic, not the floor the issue defines) it also writes
-    the ticket's event row in the same transaction and publishes it after commit, as SPEC §7 has hopla do."""
+    """The W3 floor: the number claimed and the ticket inserted in a transaction. With `?with_event=1`
+    (a diagnostic, not the floor the issue defines) it writes as hopla does, event and all, and
+    publishes the event, as SPEC §7 has hopla do."""
     user = _authenticated_user(request)
     if user is None:
         return JsonResponse({"detail": "Not authenticated.", "code": "not_authenticated"}, status=401)
-    with_event = request.GET.get("with_event") == "1"
     body = json.loads(request.body)
     title = str(body["title"]).strip()
     ticket_id = uuid.uuid4()
+    if request.GET.get("with_event") == "1":
+        return _ticket_create_with_event(user, str(body["project"]).upper(), title, ticket_id)
     with transaction.atomic(), connection.cursor() as cursor:
-        lock = f", {event_sequence_lock_sql()}" if with_event else ""
-        cursor.execute(_NEXT_NUMBER + lock, [str(body["project"]).upper(), _user_id(user)])
+        cursor.execute(_NEXT_NUMBER, [str(body["project"]).upper(), _user_id(user)])
         counted = cursor.fetchone()
         if counted is None:
             return JsonResponse({"detail": "No such project among yours.", "code": "invalid"}, status=400)
-        project_id, project_key, number = counted[:3]
+        project_id, project_key, number = counted
         key = f"{project_key}-{number}"
         now = timezone.now()
         values = [ticket_id, project_id, number, key, title, Priority.MEDIUM, _user_id(user), now, now]
-        if with_event:
-            body_json = _ticket_json(_new_ticket(ticket_id, key, project_id, title, now), None, _user_summary(user, 0))
-            event_id = uuid.uuid4()
-            event_values = [event_id, project_id, ticket_id, _user_id(user), now, orjson.dumps(body_json).decode(), now]
-            cursor.execute(_INSERT_TICKET_AND_EVENT, [*values, *event_values])
-            seq = cursor.fetchone()[0]
-        else:
-            cursor.execute(_INSERT_TICKET, values)
-    if not with_event:  # the plain floor renders after the transaction, as it always did
-        body_json = _ticket_json(_new_ticket(ticket_id, key, project_id, title, now), None, _user_summary(user, 0))
+        cursor.execute(_INSERT_TICKET, values)
+    body_json = _ticket_json(_new_ticket(ticket_id, key, project_id, title, now), None, _user_summary(user, 0))
+    return _json_response(body_json, status=201)
+
+
+def _ticket_create_with_event(user: Any, project_key: str, title: str, ticket_id: uuid.UUID) -> HttpResponse:
+    now = timezone.now()
+    # The project and key are the statement's; the event's data gets them there, the answer here.
+    body_json = _ticket_json(_new_ticket(ticket_id, "", None, title, now), None, _user_summary(user, 0))
+    event_id = uuid.uuid4()
+    user_id = _user_id(user)
+    values: list[Any] = [project_key, user_id, ticket_id, title, Priority.MEDIUM, user_id, now, now]
+    values += [event_id, ticket_id, user_id, now, orjson.dumps(body_json).decode(), now]
+    with connection.cursor() as cursor:
+        cursor.execute(_CREATE_WITH_EVENT, values)
+        created = cursor.fetchone()
+    if created is None:
+        return JsonResponse({"detail": "No such project among yours.", "code": "invalid"}, status=400)
+    seq, project_id, key = created
+    body_json.update(project=str(project_id), key=key)
+    event = {
+        "id": str(event_id),
+        "seq": seq,
+        "type": "ticket.created",
+        "project": str(project_id),
+        "ticket": str(ticket_id),
+        "actor": _user_summary(user, 0),
+        "at": _api_datetime(now),
+        "changes": {},
+        "data": body_json,
+    }
+    # Published the way hopla publishes (tickets.services.events.event_publish), minus the safety net.
+    layer = get_channel_layer()
+    message = {"type": "event.message", "event": event}
+    if hasattr(layer, "group_send_blocking"):
+        layer.group_send_blocking(project_group(project_id), message)
     else:
-        event = {
-            "id": str(event_id),
-            "seq": seq,
-            "type": "ticket.created",
-            "project": str(project_id),
-            "ticket": str(ticket_id),
-            "actor": _user_summary(user, 0),
-            "at": _api_datetime(now),
-            "changes": {},
-            "data": body_json,
-        }
-        # Published the way hopla publishes (tickets.services.events.event_publish), minus the safety net.
-        layer = get_channel_layer()
-        message = {"type": "event.message", "event": event}
-        if hasattr(layer, "group_send_blocking"):
-            layer.group_send_blocking(project_group(project_id), message)
-        else:
-            async_to_sync(layer.group_send)(project_group(project_id), message)
+        async_to_sync(layer.group_send)(project_group(project_id), message)
     return _json_response(body_json, status=201)
 
 

@@ -52,7 +52,7 @@ def workloads(project_key: str, search_word: str) -> list[HttpWorkload]:
         HttpWorkload("W2 filtered list", "GET", FILTERED_QUERY.format(word=search_word), latency_share=2),
         HttpWorkload("W3 create", "POST", body={"project": project_key, "title": "Bench ticket"}),
         # Not a target: the floor also writes the ticket's event row and publishes it, which SPEC §7
-        # asks of hopla, to tell the cost of the event from the cost of the framework.
+        # asks of hopla, in hopla's one statement: what is left between the two is the framework.
         HttpWorkload(
             "W3 create vs floor+event",
             "POST",

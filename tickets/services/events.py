@@ -12,7 +12,6 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import User
@@ -21,9 +20,6 @@ from tickets.models import Event, EventType
 from tickets.serializers import EventSerializer
 
 logger = logging.getLogger("hopla.events")
-
-# Any constant works; it names the PostgreSQL advisory lock that orders event numbering.
-_EVENT_SEQUENCE_LOCK = 0x686F706C61
 
 
 def project_group(project_id: Any) -> str:
@@ -43,80 +39,137 @@ _MEMBERSHIP_CHANGES = {EventType.MEMBER_ADDED, EventType.MEMBER_REMOVED}
 _PUBLISH_TIMEOUT_SECONDS = 2.0
 
 
-def event_sequence_lock_sql() -> str:
-    """The SQL expression that takes the lock ordering event numbering until the transaction ends.
+def _next_seq_sql(amount: str = "1", *, after: str = "") -> str:
+    """An upsert of the event counter's one row that answers (RETURNING `last`) the last number it took.
 
-    Whoever numbers events (event_record, seed_demo's bulk load) holds it, so numbers are handed out
-    in commit order. A caller may take it inside a statement of its own (ticket_create does, in its
-    counter update) and tell event_record with `sequence_locked=True`.
+    The row stays locked until the transaction ends, so writers take numbers one after another and
+    in commit order: a client that has seen event n and asks for `seq > n` can never miss one
+    committed later. A writer waiting on the lock updates the row as its holder committed it (READ
+    COMMITTED re-reads a row it waited for), all within one statement: unlike MAX(seq) + 1, which
+    needed a lock taken by an earlier statement, so that its snapshot saw the holder's event. The
+    insert branch creates a missing row (a flushed test database) from the table's highest `seq`.
+    `after`: a CTE of the same statement that must have produced a row (the change the event
+    records); without one no number is taken.
     """
-    return f"pg_advisory_xact_lock({_EVENT_SEQUENCE_LOCK})"
+    source = f" FROM {after}" if after else ""
+    return (
+        f"INSERT INTO tickets_eventcounter (id, last) SELECT 1, (SELECT COALESCE(MAX(seq), 0) + {amount}"
+        f" FROM tickets_event){source} ON CONFLICT (id) DO UPDATE SET last = tickets_eventcounter.last + {amount}"
+        " RETURNING last"
+    )
 
 
-def event_sequence_lock() -> None:
-    """Take the numbering lock. SQLite needs none: it runs one write transaction at a time."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {event_sequence_lock_sql()}")
-
-
-def event_sequence_lock_and_last() -> int:
-    """Take the numbering lock and answer the last `seq` (for bulk loads that number events themselves)."""
-    event_sequence_lock()
-    return Event.objects.aggregate(last=Max("seq"))["last"] or 0
-
-
-# Every concrete column but `seq`, which the INSERT computes (see _insert_numbered).
-_EVENT_FIELDS: list[Any] = [field for field in Event._meta.concrete_fields if field.name != "seq"]
+def event_numbers_reserve(count: int) -> int:
+    """Take `count` consecutive numbers for a bulk load that numbers events itself (seed_demo); answers
+    the first. The counter stays locked until the caller's transaction ends, as for one event."""
+    with connection.cursor() as cursor:
+        cursor.execute(_next_seq_sql("%s"), [count, count])
+        return int(cursor.fetchone()[0]) - count + 1
 
 
 @cache
-def _columns_sql(model: type[models.Model], vendor: str, skip: str = "") -> tuple[str, str]:
-    """The quoted column list and placeholders of an INSERT into `model` (but its field `skip`): the
-    same text every time, built once (per write, it was 2 % of a ticket creation's GIL time in
-    `python -m bench.profile --workload W3`)."""
-    fields = [field for field in model._meta.concrete_fields if field.name != skip]
-    quote_name = connection.ops.quote_name
-    return ", ".join(quote_name(str(field.column)) for field in fields), ", ".join(["%s"] * len(fields))
+def _quoted_columns(model: type[models.Model], vendor: str) -> list[str]:
+    """The model's quoted column names: the same every time, quoted once (per write, building the column
+    lists was 2 % of a ticket creation's GIL time in `python -m bench.profile --workload W3`)."""
+    return [connection.ops.quote_name(str(field.column)) for field in model._meta.concrete_fields]
 
 
-def row_insert_sql(row: models.Model) -> tuple[str, list[Any]]:
+def row_insert_sql(
+    row: models.Model, *, source: str = "", column_sql: dict[str, str] | None = None
+) -> tuple[str, list[Any]]:
     """An INSERT of every concrete column of `row`, with its values as they stand (no `pre_save`: the
-    caller has set the timestamps it already rendered)."""
+    caller has set the timestamps it already rendered).
+
+    `column_sql` (by column name) replaces a column's placeholder by an SQL expression, which may hold
+    one `%s` for the value the row has; with `source` (tables or CTEs of the statement), the row is
+    INSERT ... SELECT ... FROM source, so that those expressions can read them.
+    """
     database = connections[DEFAULT_DB_ALIAS]  # once: each use of the `connection` proxy is a lookup
-    columns, placeholders = _columns_sql(type(row), database.vendor)
-    values = [field.get_db_prep_save(getattr(row, field.attname), database) for field in row._meta.concrete_fields]
-    return f"INSERT INTO {database.ops.quote_name(row._meta.db_table)} ({columns}) VALUES ({placeholders})", values
+    column_sql = column_sql or {}
+    expressions: list[str] = []
+    values: list[Any] = []
+    for field in row._meta.concrete_fields:
+        expression = column_sql.get(str(field.column), "%s")
+        expressions.append(expression)
+        if "%s" in expression:
+            values.append(field.get_db_prep_save(getattr(row, field.attname), database))
+    columns = ", ".join(_quoted_columns(type(row), database.vendor))
+    table = database.ops.quote_name(row._meta.db_table)
+    if source:
+        return f"INSERT INTO {table} ({columns}) SELECT {', '.join(expressions)} FROM {source}", values
+    return f"INSERT INTO {table} ({columns}) VALUES ({', '.join(expressions)})", values
 
 
-def _insert_numbered(event: Event, *, inserted_with: models.Model | None = None) -> None:
-    """INSERT the event with the next `seq`, computed by the statement itself: one round trip.
+def event_insert(
+    event: Event,
+    *,
+    ctes: str = "",
+    cte_values: list[Any] | None = None,
+    after: str = "",
+    column_sql: dict[str, str] | None = None,
+    returning: str = "",
+) -> tuple[Any, ...] | None:
+    """INSERT the event with the next `seq` in one statement (see _next_seq_sql); answers the
+    RETURNING row (`seq`, then what `returning` adds), or None when `after` produced no row and so
+    nothing was written. The caller then has it published once committed (event_publish_on_commit).
 
-    The numbering lock must be held already, and taken by an earlier statement: a statement sees the
-    rows committed before it started, so MAX(seq) here sees every event committed by the lock's last
-    holder. The ORM cannot read back a value the database computed (only a default's), hence the SQL.
-    `inserted_with` (PostgreSQL only): a row the same statement inserts first, in a data-modifying
-    WITH: the change the event records, written without a round trip of its own under the locks.
+    On PostgreSQL a caller may put the change the event records in the same statement: `ctes` (with
+    their `cte_values`) come first in its WITH, `after` names the one whose row must exist, and
+    `column_sql` computes event columns from them (row_insert_sql). SQLite has no data-modifying
+    WITH, nor needs a lock: it runs one write transaction at a time, so two statements do.
     """
     database = connections[DEFAULT_DB_ALIAS]
-    columns, placeholders = _columns_sql(Event, database.vendor, skip="seq")
-    values = [field.get_db_prep_save(field.pre_save(event, add=True), database) for field in _EVENT_FIELDS]
-    prefix = ""
-    if inserted_with is not None:
-        row_sql, row_values = row_insert_sql(inserted_with)
-        prefix, values = f"WITH inserted AS ({row_sql}) ", [*row_values, *values]
-    with database.cursor() as cursor:
-        cursor.execute(
-            f"{prefix}INSERT INTO tickets_event (seq, {columns})"
-            f" VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM tickets_event), {placeholders}) RETURNING seq",
-            values,
-        )
-        event.seq = cursor.fetchone()[0]
+    if database.vendor != "postgresql":
+        if ctes or column_sql:
+            raise NotImplementedError("a change in the event's statement needs PostgreSQL")
+        with database.cursor() as cursor:
+            cursor.execute(_next_seq_sql())
+            event.seq = cursor.fetchone()[0]
+            sql, values = row_insert_sql(event)
+            cursor.execute(f"{sql} RETURNING seq{returning}", values)
+            returned = cursor.fetchone()
+    else:
+        sources = f"numbered, {after}" if after else "numbered"
+        sql, values = row_insert_sql(event, source=sources, column_sql={"seq": "numbered.last", **(column_sql or {})})
+        prefix = f"{ctes}, " if ctes else ""
+        with database.cursor() as cursor:
+            cursor.execute(
+                f"WITH {prefix}numbered AS ({_next_seq_sql(after=after)}) {sql} RETURNING seq{returning}",
+                [*(cte_values or []), *values],
+            )
+            returned = cursor.fetchone()
+    if returned is None:
+        return None
+    event.seq = returned[0]
     event._state.adding = False
     event._state.db = database.alias
-    if inserted_with is not None:
-        inserted_with._state.adding = False
-        inserted_with._state.db = database.alias
+    return tuple(returned)
+
+
+def event_publish_on_commit(event: Event) -> None:
+    """Publish the written event once its transaction commits (at once, outside a transaction)."""
+    transaction.on_commit(partial(_publish_and_mark, event))
+
+
+def event_new(
+    *,
+    type: EventType,
+    project_id: Any,
+    actor: User | None,
+    data: dict[str, Any],
+    ticket_id: Any = None,
+    changes: dict[str, list[Any]] | None = None,
+) -> Event:
+    """An event not yet written: `at` is now, `seq` comes with its INSERT (event_insert)."""
+    return Event(
+        type=type,
+        project_id=project_id,
+        ticket=ticket_id,
+        actor=actor,
+        changes=changes or {},
+        data=data,
+        at=timezone.now(),
+    )
 
 
 def event_record(
@@ -127,30 +180,13 @@ def event_record(
     data: dict[str, Any],
     ticket_id: Any = None,
     changes: dict[str, list[Any]] | None = None,
-    sequence_locked: bool = False,
-    inserted_with: models.Model | None = None,
 ) -> Event:
-    """Write an event in the caller's transaction and publish it after commit.
-
-    `seq` is taken under a transaction-scoped lock, so numbers are handed out in commit order: a
-    client that has seen event n and asks for `seq > n` can never miss one committed later.
-    `sequence_locked`: the caller took that lock in an earlier statement of this transaction.
-    `inserted_with`: a new row to INSERT in the event's own statement (see _insert_numbered).
-    """
+    """Write an event in the caller's transaction (one statement) and publish it after commit."""
     if not connection.in_atomic_block:
         raise RuntimeError("event_record must run inside the transaction of the change it records")
-    if not sequence_locked:
-        event_sequence_lock()
-    event = Event(
-        type=type,
-        project_id=project_id,
-        ticket=ticket_id,
-        actor=actor,
-        changes=changes or {},
-        data=data,
-    )
-    _insert_numbered(event, inserted_with=inserted_with)
-    transaction.on_commit(partial(_publish_and_mark, event))
+    event = event_new(type=type, project_id=project_id, actor=actor, data=data, ticket_id=ticket_id, changes=changes)
+    event_insert(event)
+    event_publish_on_commit(event)
     return event
 
 

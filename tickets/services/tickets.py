@@ -15,7 +15,7 @@ from hopla.api.conditional import check_if_match
 from tickets.models import ROLE_RANK, EventType, Image, Membership, Priority, Role, Status, Ticket
 from tickets.selectors import project_get, project_lookup
 from tickets.serializers import TicketSerializer
-from tickets.services.events import event_record, event_sequence_lock_sql, row_insert_sql
+from tickets.services.events import event_insert, event_new, event_publish_on_commit, event_record, row_insert_sql
 from tickets.services.images import images_destroy_after_commit
 from tickets.workflow import check_transition
 
@@ -39,38 +39,38 @@ def _db_uuid(value: Any) -> Any:
 _CREATOR_ROLES = ", ".join(f"'{role.value}'" for role, rank in ROLE_RANK.items() if rank >= ROLE_RANK[Role.MEMBER])
 
 
-def _claim_ticket_number(*, actor: User, project_reference: str) -> tuple[Any, str, int]:
-    """Bump the counter of a project `actor` may create tickets in; answers (project id, key, number).
+def _claim_sql(column: str) -> str:
+    """Bump the counter of a project the actor may create tickets in, and of which the assignee (if
+    any) is a member; RETURNING its id, the new ticket's key and number. Params: the project's id or
+    key (`column`), the actor's id, the assignee's id twice (or NULL).
 
-    One statement finds the project, checks the role, takes the row lock and the event numbering lock.
-    The UPDATE's row lock is FOR NO KEY UPDATE (it changes no key column), because rows that point at
-    the project (events, comments' tickets) take a KEY SHARE lock on it while they are inserted: a full
-    FOR UPDATE here would wait on them while they wait on event numbering - a deadlock. For the same
-    reason the numbering lock comes second, in RETURNING, evaluated once the row is locked. Concurrent
+    Its row lock is FOR NO KEY UPDATE (it changes no key column), because rows that point at the
+    project (events, comments' tickets) take a KEY SHARE lock on it while they are inserted: a full
+    FOR UPDATE here would wait on them while they wait on the event counter, a deadlock. Concurrent
     creations in one project queue on the row: each gets the next number.
-    When no row matches, the selector tells apart why: no such project among the user's (404) or
-    a role below member (403).
     """
-    lookup = project_lookup(project_reference)
-    if lookup is not None:
-        ((field_name, value),) = lookup.items()
-        column = "id" if field_name == "pk" else "key"  # project_lookup's two ways to name a project
-        sequence_lock = event_sequence_lock_sql() if connection.vendor == "postgresql" else "NULL"
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE tickets_project SET last_ticket_number = last_ticket_number + 1 FROM tickets_membership"
-                f" WHERE tickets_project.{column} = %s AND tickets_membership.project_id = tickets_project.id"
-                f" AND tickets_membership.user_id = %s AND tickets_membership.role IN ({_CREATOR_ROLES})"
-                " RETURNING tickets_project.id, tickets_project.key, tickets_project.last_ticket_number,"
-                f" {sequence_lock}",
-                [_db_uuid(value) if column == "id" else value, _db_uuid(actor.pk)],
-            )
-            claimed = cursor.fetchone()
-        if claimed is not None:
-            project_id, key, last_number, _ = claimed
-            return uuid.UUID(str(project_id)), key, last_number
-    project_get(user=actor, reference=project_reference, minimum_role=Role.MEMBER, action="create tickets")
-    raise NotFound("No such project.")  # the role changed meanwhile: as if the project were not the user's
+    return (
+        "UPDATE tickets_project SET last_ticket_number = last_ticket_number + 1 FROM tickets_membership"
+        f" WHERE tickets_project.{column} = %s AND tickets_membership.project_id = tickets_project.id"
+        f" AND tickets_membership.user_id = %s AND tickets_membership.role IN ({_CREATOR_ROLES})"
+        " AND (%s IS NULL OR EXISTS (SELECT 1 FROM tickets_membership AS assignee_membership"
+        " WHERE assignee_membership.project_id = tickets_project.id AND assignee_membership.user_id = %s))"
+        " RETURNING tickets_project.id, tickets_project.key || '-' || tickets_project.last_ticket_number AS key,"
+        " tickets_project.last_ticket_number AS number"
+    )
+
+
+def _claim_values(value: Any, column: str, actor: User, assignee: User | None) -> list[Any]:
+    assignee_id = None if assignee is None else _db_uuid(assignee.pk)
+    return [_db_uuid(value) if column == "id" else value, _db_uuid(actor.pk), assignee_id, assignee_id]
+
+
+def _refusal(actor: User, project_reference: str, assignee: User | None) -> Exception:
+    """Why a claim matched no row: no such project among the actor's (404), a role below member (403),
+    an assignee from outside the project (400); else the role changed meanwhile (404)."""
+    project = project_get(user=actor, reference=project_reference, minimum_role=Role.MEMBER, action="create tickets")
+    _check_assignee(project.pk, assignee)
+    return NotFound("No such project.")
 
 
 def _ticket_data(ticket: Ticket) -> dict[str, Any]:
@@ -87,18 +87,12 @@ def _claimed_field_steps() -> list[tuple[str, str, Callable[[Any], Any]]]:
     return [step for step in TicketSerializer._representation_steps() if step[0] in _CLAIMED_FIELDS]
 
 
-def _change_value(field: str, value: Any) -> Any:
-    """How a field's old and new values appear in an event's `changes`: as the API shows them."""
-    if isinstance(value, User):
-        return str(value.pk)
-    if field == "priority" and value is not None:
-        return Priority(value).label
-    if isinstance(value, datetime.datetime | datetime.date):
-        return value.isoformat()
-    return value
+def _fill_claimed(ticket: Ticket, data: dict[str, Any], project_id: Any, key: str, number: int) -> None:
+    ticket.project_id, ticket.key, ticket.number = project_id, key, number
+    for name, attribute, render in _claimed_field_steps():
+        data[name] = render(getattr(ticket, attribute))
 
 
-@transaction.atomic
 def ticket_create(
     *,
     project_reference: str,
@@ -113,12 +107,16 @@ def ticket_create(
     """Create a ticket in the project `project_reference` names (id or key); actor must be a member.
 
     Answers the ticket and its API representation, the one its event carries: the caller need not
-    render it again. Raises NotFound for a project the actor cannot see and PermissionDenied for a viewer.
+    render it again. Raises NotFound for a project the actor cannot see, PermissionDenied for a
+    viewer, ValidationError for an assignee who is not a member.
+
+    On PostgreSQL one statement does it all: checks the roles, numbers the ticket, inserts it, numbers
+    and inserts its event. Outside a transaction it commits by itself, so the project row and the
+    event counter are locked for that statement's time only: no Python runs, and no thread waits for
+    the GIL, while other creations queue on them (bench/, W3). Everything else is built and rendered
+    before; the created_at stamp is taken just before the statement, so under concurrency two
+    tickets' stamps may be microseconds out of their numbers' order.
     """
-    # Everything that does not depend on the claim is built and rendered before it: from the claim to
-    # COMMIT, every other creation in the project (and every event writer) waits, and a thread of a
-    # busy process may wait for the GIL as well. Only the project, number, key and timestamps are filled
-    # in under the locks, rendered by the same fields (bench/, W3).
     ticket = Ticket(
         number=0,
         title=title.strip(),
@@ -129,31 +127,78 @@ def ticket_create(
         reporter=actor,
         due_date=due_date,
     )
-    data = _ticket_data(ticket)
-    project_id, project_key, number = _claim_ticket_number(actor=actor, project_reference=project_reference)
-    _check_assignee(project_id, assignee)
-    ticket.project_id, ticket.number, ticket.key = project_id, number, f"{project_key}-{number}"
-    ticket.created_at = ticket.updated_at = timezone.now()  # after the claim: in the order of the numbers
-    for name, attribute, render in _claimed_field_steps():
-        data[name] = render(getattr(ticket, attribute))
-    if connection.vendor == "postgresql":
-        # The ticket's INSERT rides in the event's statement: one round trip under the locks.
-        event_record(
-            type=EventType.TICKET_CREATED,
-            project_id=project_id,
-            ticket_id=ticket.pk,
-            actor=actor,
-            data=data,
-            sequence_locked=True,
-            inserted_with=ticket,
-        )
-    else:  # SQLite has no INSERT in WITH
-        sql, values = row_insert_sql(ticket)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, values)
-        ticket._state.adding = False
-        event_record(type=EventType.TICKET_CREATED, project_id=project_id, ticket_id=ticket.pk, actor=actor, data=data)
+    lookup = project_lookup(project_reference)
+    if lookup is None:
+        raise _refusal(actor, project_reference, assignee)
+    ((field_name, value),) = lookup.items()
+    column = "id" if field_name == "pk" else "key"  # project_lookup's two ways to name a project
+    if connection.vendor != "postgresql":
+        return _ticket_create_in_steps(ticket, actor, project_reference, column, value)
+    ticket.created_at = ticket.updated_at = timezone.now()
+    data = _ticket_data(ticket)  # its project and key: see column_sql and _fill_claimed below
+    event = event_new(type=EventType.TICKET_CREATED, project_id=None, ticket_id=ticket.pk, actor=actor, data=data)
+    ticket_sql, ticket_values = row_insert_sql(
+        ticket,
+        source="claimed",
+        column_sql={"project_id": "claimed.id", "key": "claimed.key", "number": "claimed.number"},
+    )
+    returned = event_insert(
+        event,
+        ctes=f"claimed AS ({_claim_sql(column)}), inserted AS ({ticket_sql} RETURNING 1)",
+        cte_values=[*_claim_values(value, column, actor, assignee), *ticket_values],
+        after="claimed, inserted",
+        # The statement fills in the event's project and the claimed fields of its data; _fill_claimed
+        # renders the same ones in Python for the answer (tests compare the two).
+        column_sql={
+            "project_id": "claimed.id",
+            "data": "%s::jsonb || jsonb_build_object('project', claimed.id, 'key', claimed.key)",
+        },
+        returning=", project_id, (SELECT key FROM claimed), (SELECT number FROM claimed)",
+    )
+    if returned is None:  # the claim matched no row
+        raise _refusal(actor, project_reference, assignee)
+    _, project_id, key, number = returned
+    _fill_claimed(ticket, data, project_id, key, number)
+    event.project_id = project_id
+    ticket._state.adding = False
+    ticket._state.db = event._state.db
+    event_publish_on_commit(event)
     return ticket, data
+
+
+@transaction.atomic
+def _ticket_create_in_steps(
+    ticket: Ticket, actor: User, project_reference: str, column: str, value: Any
+) -> tuple[Ticket, dict[str, Any]]:
+    """SQLite (the embedded default) has no data-modifying WITH: claim, INSERT and event, one by one,
+    in a transaction (SQLite runs one write transaction at a time)."""
+    data = _ticket_data(ticket)
+    with connection.cursor() as cursor:
+        cursor.execute(_claim_sql(column), _claim_values(value, column, actor, ticket.assignee))
+        claimed = cursor.fetchone()
+        if claimed is None:
+            raise _refusal(actor, project_reference, ticket.assignee)
+        project_id, key, number = claimed
+        ticket.created_at = ticket.updated_at = timezone.now()
+        _fill_claimed(ticket, data, uuid.UUID(str(project_id)), key, number)
+        sql, values = row_insert_sql(ticket)
+        cursor.execute(sql, values)
+    ticket._state.adding = False
+    event_record(
+        type=EventType.TICKET_CREATED, project_id=ticket.project_id, ticket_id=ticket.pk, actor=actor, data=data
+    )
+    return ticket, data
+
+
+def _change_value(field: str, value: Any) -> Any:
+    """How a field's old and new values appear in an event's `changes`: as the API shows them."""
+    if isinstance(value, User):
+        return str(value.pk)
+    if field == "priority" and value is not None:
+        return Priority(value).label
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    return value
 
 
 @transaction.atomic

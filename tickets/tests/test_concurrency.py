@@ -184,8 +184,9 @@ def test_tickets_and_comments_created_together_in_one_project_never_deadlock(tea
 
 
 def test_tickets_created_and_deleted_together_in_one_project_never_deadlock_and_stay_counted(team):
-    """Deletion now updates the project's ticket count (a trigger) between its ticket lock and the event
-    lock; creation holds the project row, then the event lock. Mixed together they must all succeed."""
+    """Deletion updates the project's ticket count (a trigger) between its ticket lock and the event
+    counter's row; creation holds the project row, then the event counter's. Mixed together they must
+    all succeed."""
     admin = client_for(team.admin)
     doomed = [
         admin.post("/api/v1/tickets/", {"project": "OPS", "title": f"Doomed {n}"}, format="json").json()["key"]

@@ -8,10 +8,10 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
-from tickets.models import Event, Priority
+from tickets.models import Event, EventCounter, Priority, Project
 from tickets.services.events import events_republish, project_group
 from tickets.services.tickets import ticket_update
-from tickets.tests.factories import TicketFactory
+from tickets.tests.factories import MembershipFactory, ProjectFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -110,6 +110,36 @@ def test_a_request_that_fails_validation_writes_no_event(team):
     assert client.post(TICKETS, {"project": "OPS", "title": ""}, format="json").status_code == 400
     assert team.client("viewer").patch(f"{TICKETS}OPS-1/", {"title": "v"}, format="json").status_code == 403
     assert Event.objects.count() == before
+
+
+def test_a_refused_creation_takes_neither_a_ticket_number_nor_an_event_number(team):
+    client = team.client("member")
+    assert client.post(TICKETS, {"project": "OPS", "title": "First"}, format="json").data["key"] == "OPS-1"
+    last_seq = Event.objects.latest("seq").seq
+    outsider = {"project": "OPS", "title": "T", "assignee": str(team.outsider.pk)}
+    refused = client.post(TICKETS, outsider, format="json")
+    assert (refused.status_code, refused.data["errors"]["assignee"][0]["code"]) == (400, "not_a_member")
+    assert team.client("viewer").post(TICKETS, {"project": "OPS", "title": "T"}, format="json").status_code == 403
+    assert team.client("outsider").post(TICKETS, {"project": "OPS", "title": "T"}, format="json").status_code == 400
+    second = {"project": "OPS", "title": "Second", "assignee": str(team.viewer.pk)}
+    created = client.post(TICKETS, second, format="json")
+    assert created.data["key"] == "OPS-2"
+    assert Event.objects.latest("seq").seq == last_seq + 1 == EventCounter.objects.get().last
+
+
+def test_event_numbers_are_never_reused_once_their_events_are_deleted(team):
+    """A client that saw event n resumes after n: a later event numbered n again would never reach it."""
+    doomed = ProjectFactory(key="GONE", created_by=team.admin)
+    MembershipFactory(project=doomed, user=team.admin, role="admin")
+    admin = team.client("admin")
+    for title in ("a", "b"):
+        assert admin.post(TICKETS, {"project": "GONE", "title": title}, format="json").status_code == 201
+    highest = Event.objects.latest("seq").seq
+    assert admin.delete("/api/v1/projects/GONE/").status_code == 204
+    assert not Project.objects.filter(key="GONE").exists()
+    assert Event.objects.filter(seq__gte=highest - 1).count() == 0  # its events went with it
+    assert admin.post(TICKETS, {"project": "OPS", "title": "After"}, format="json").status_code == 201
+    assert Event.objects.latest("seq").seq == highest + 1
 
 
 def test_no_event_survives_a_rolled_back_transaction(team):

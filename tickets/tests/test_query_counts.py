@@ -147,26 +147,23 @@ def test_history(team, django_assert_num_queries, size):
 
 TICKET_CREATE_STATEMENTS = [
     "SELECT",  # JWT user lookup
-    # project by key + role check + counter bump + row lock + event numbering lock, in one statement
-    "UPDATE tickets_project",
-    # the ticket INSERT in a WITH of the event's, whose seq the statement computes: one round trip
-    "WITH inserted AS (INSERT INTO tickets_ticket",
+    # one statement: the project by key, the roles, the ticket counter (and row lock), the ticket's
+    # INSERT, the event counter (and row lock), the event's INSERT
+    "WITH claimed AS (UPDATE tickets_project",
 ]
 TICKET_UPDATE_STATEMENTS = [
     "SELECT",  # JWT user lookup
     "SELECT",  # the ticket JOIN project, assignee, reporter, with the user's role (access check)
     "SELECT",  # the ticket again, locked, JOIN assignee, reporter: what the answer shows
     "UPDATE tickets_ticket",
-    "SELECT pg_advisory_xact_lock",  # event numbering
-    "INSERT INTO tickets_event",
+    "WITH numbered AS (INSERT INTO tickets_eventcounter",  # the event, numbered in its own statement
 ]
 COMMENT_CREATE_STATEMENTS = [
     "SELECT",  # JWT user lookup
     "SELECT",  # the ticket JOIN project, assignee, reporter, with the user's role (access check)
     "INSERT INTO tickets_comment",
     "UPDATE tickets_ticket",  # comment_count
-    "SELECT pg_advisory_xact_lock",
-    "INSERT INTO tickets_event",
+    "WITH numbered AS (INSERT INTO tickets_eventcounter",
 ]
 
 

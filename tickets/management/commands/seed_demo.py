@@ -32,7 +32,7 @@ from accounts.models import User
 from tickets.models import Comment, Event, EventType, Membership, Priority, Project, Role, Status, Ticket
 
 # The lock event_record takes: holding it while numbering a batch keeps `seq` in commit order with app writes.
-from tickets.services.events import event_sequence_lock_and_last
+from tickets.services.events import event_numbers_reserve
 
 DEMO_EMAIL_DOMAIN = "demo.hopla.test"
 DEMO_KEY_PREFIX = "DEMO"
@@ -558,10 +558,11 @@ class _DemoSeeder:
         with self.progress(len(timeline), "events") as bar:
             for start in range(0, len(timeline), self.batch_size):
                 batch = timeline[start : start + self.batch_size]
-                # event_record's rule for a whole batch: under its lock, continue after the highest `seq`.
+                # event_record's rule for a whole batch: numbers taken from the event counter, which
+                # stays locked until the batch commits.
                 with transaction.atomic():
-                    last = event_sequence_lock_and_last()
-                    rows_insert(Event, (event(seq, *entry) for seq, entry in enumerate(batch, start=last + 1)))
+                    first = event_numbers_reserve(len(batch))
+                    rows_insert(Event, (event(seq, *entry) for seq, entry in enumerate(batch, start=first)))
                 bar.update(len(batch))
         table_analyze(Event)
         return len(timeline)

@@ -77,6 +77,6 @@ def test_tickets_comments_and_numbered_events_on_the_embedded_sqlite_default(tmp
     assert out["patch"] == 200
     assert out["comment"] == 201
     assert out["history"] == ["ticket.created", "ticket.updated", "comment.created"]
-    # project.created, member.added, two ticket.created, ticket.updated, comment.created: 1..6, no gap
+    # every event so far (the project's and the new member's, two creations, the update, the comment): 1..6
     assert out["seqs"] == list(range(1, 7))
     assert out["counter"] == 6

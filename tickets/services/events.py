@@ -7,7 +7,7 @@ import threading
 import time
 from datetime import timedelta
 from functools import cache, partial
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from asgiref.sync import async_to_sync
 from channels.layers import BaseChannelLayer, get_channel_layer
@@ -151,40 +151,35 @@ def event_publish_on_commit(event: Event) -> None:
     transaction.on_commit(partial(_publish_and_mark, event))
 
 
-def event_new(
-    *,
-    type: EventType,
-    project_id: Any,
-    actor: User | None,
-    data: dict[str, Any],
-    ticket_id: Any = None,
-    changes: dict[str, list[Any]] | None = None,
-) -> Event:
+class EventFields(TypedDict):
+    """What the writer of an event says of it; the rest (id, seq, at) is the event's own."""
+
+    type: EventType
+    project_id: Any
+    actor: User | None
+    data: dict[str, Any]
+    ticket_id: NotRequired[Any]
+    changes: NotRequired[dict[str, list[Any]] | None]
+
+
+def event_new(**fields: Unpack[EventFields]) -> Event:
     """An event not yet written: `at` is now, `seq` comes with its INSERT (event_insert)."""
     return Event(
-        type=type,
-        project_id=project_id,
-        ticket=ticket_id,
-        actor=actor,
-        changes=changes or {},
-        data=data,
+        type=fields["type"],
+        project_id=fields["project_id"],
+        ticket=fields.get("ticket_id"),
+        actor=fields["actor"],
+        changes=fields.get("changes") or {},
+        data=fields["data"],
         at=timezone.now(),
     )
 
 
-def event_record(
-    *,
-    type: EventType,
-    project_id: Any,
-    actor: User | None,
-    data: dict[str, Any],
-    ticket_id: Any = None,
-    changes: dict[str, list[Any]] | None = None,
-) -> Event:
+def event_record(**fields: Unpack[EventFields]) -> Event:
     """Write an event in the caller's transaction (one statement) and publish it after commit."""
     if not connection.in_atomic_block:
         raise RuntimeError("event_record must run inside the transaction of the change it records")
-    event = event_new(type=type, project_id=project_id, actor=actor, data=data, ticket_id=ticket_id, changes=changes)
+    event = event_new(**fields)
     event_insert(event)
     event_publish_on_commit(event)
     return event

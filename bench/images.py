@@ -90,13 +90,16 @@ def _park_worker() -> None:
         time.sleep(0.02)
 
 
-def _wait_ready(image_ids: list[str], timeout: float = 300) -> None:
+def _wait_ready(image_ids: list[str], timeout: float = 300, poll_seconds: float = 0.5) -> None:
+    """Until every image is ready. The worker's rate comes from RQ's stamps, not from when this loop
+    notices: it polls seldom, since each poll takes CPU from the worker it waits for (the loop it is
+    compared with has no poller beside it)."""
     deadline = time.monotonic() + timeout
     done = (ImageStatus.READY, ImageStatus.FAILED)
     while Image.objects.filter(pk__in=image_ids).exclude(status__in=done).exists():
         if time.monotonic() > deadline:
             raise SystemExit("image jobs did not finish")
-        time.sleep(0.05)
+        time.sleep(poll_seconds)
     failed = Image.objects.filter(pk__in=image_ids, status=ImageStatus.FAILED).count()
     if failed:
         raise SystemExit(f"{failed} image jobs failed")

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from pytest_django import DjangoDbBlocker
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import PASSWORD, UserFactory
@@ -36,6 +37,19 @@ def pytest_configure(config: pytest.Config) -> None:
             pytest.exit(
                 f"{name} is not reachable at {url or '(unset)'}. Start it with: {HOW_TO_START[name]}", returncode=3
             )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _published_marks_written_before_the_test_database_goes(
+    django_db_setup: None, django_db_blocker: DjangoDbBlocker
+) -> Iterator[None]:
+    """The last tests' published marks, written now: the marks thread writes a batch every 0.5 s, and
+    one due after the test database was dropped logged a traceback into a closed stream at exit."""
+    yield
+    from tickets.services.events import _published_marks
+
+    with django_db_blocker.unblock():
+        _published_marks.flush()
 
 
 @pytest.fixture(autouse=True)

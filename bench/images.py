@@ -13,6 +13,7 @@ import statistics
 import time
 import urllib.request
 import uuid
+from itertools import pairwise
 
 import django_rq
 from PIL import Image as PillowImage
@@ -105,8 +106,10 @@ def _wait_ready(image_ids: list[str], timeout: float = 300, poll_seconds: float 
         raise SystemExit(f"{failed} image jobs failed")
 
 
-def _through_worker(job_ids: list[str], image_ids: list[str]) -> float:
-    """Jobs per second from RQ's stamps: the first job's start to the last job's end."""
+def _through_worker(job_ids: list[str], image_ids: list[str]) -> tuple[float, list[float], list[float]]:
+    """Jobs per second from RQ's stamps (the first job's start to the last job's end), with each job's
+    milliseconds from its start to its end, and from one job's end to the next one's start (RQ's
+    bookkeeping between jobs)."""
     queue = django_rq.get_queue("default")
     resume(queue.connection)
     _wait_ready(image_ids)
@@ -121,19 +124,26 @@ def _through_worker(job_ids: list[str], image_ids: list[str]) -> float:
         if time.monotonic() > deadline:
             raise SystemExit("RQ did not record every image job's start and end")
         time.sleep(0.05)
-    first = min(job.started_at for job in jobs if job.started_at)
-    last = max(job.ended_at for job in jobs if job.ended_at)
-    return len(job_ids) / (last - first).total_seconds()
+    # (start, end) of each job, in the order they ran; every job has both (the loop above waited for them).
+    stamps = sorted((job.started_at, job.ended_at) for job in jobs if job.started_at and job.ended_at)
+    job_ms = [(end - start).total_seconds() * 1000 for start, end in stamps]
+    gap_ms = [(later[0] - earlier[1]).total_seconds() * 1000 for earlier, later in pairwise(stamps)]
+    seconds = (max(end for _, end in stamps) - stamps[0][0]).total_seconds()
+    return len(job_ids) / seconds, job_ms, gap_ms
 
 
-def _in_a_loop(job_ids: list[str], image_ids: list[str]) -> float:
+def _in_a_loop(job_ids: list[str], image_ids: list[str]) -> tuple[float, list[float]]:
+    """Jobs per second of the job function called in a loop, with each call's milliseconds."""
     queue = django_rq.get_queue("default")
     for job_id in job_ids:
         queue.remove(job_id)
+    job_ms = []
     started = time.perf_counter()
     for image_id in image_ids:
+        call_started = time.perf_counter()
         process_image(image_id)
-    return len(image_ids) / (time.perf_counter() - started)
+        job_ms.append((time.perf_counter() - call_started) * 1000)
+    return len(image_ids) / (time.perf_counter() - started), job_ms
 
 
 def run(
@@ -142,6 +152,11 @@ def run(
     photo = noisy_jpeg(image_side)
     name = f"W5 images x{jobs}"
     throughput = Row(name, "jobs/s", note=f"JPEG {len(photo) / 1024:.0f} KiB; ref = job function in a loop")
+    # Where a worker's job time goes, per round's medians: the job between RQ's stamps, plus RQ's gap
+    # to the next job, against one call in the loop.
+    per_job = Row(name, "ms per job: worker job + gap / loop call")
+    worker_job_ms: list[float] = []
+    gap_ms: list[float] = []
     upload_ms: list[float] = []
     enqueue_ms: list[float] = []
     queue = django_rq.get_queue("default")
@@ -149,6 +164,7 @@ def run(
     try:
         for number in range(rounds):
             measured: dict[str, float] = {}
+            loop_call_ms: list[float] = []
             for mode in ("worker", "loop") if number % 2 == 0 else ("loop", "worker"):
                 _park_worker()
                 uploads = [_upload(base_url, ticket_key, token, photo) for _ in range(jobs)]
@@ -158,15 +174,21 @@ def run(
                 job_ids = queue.get_job_ids()
                 if len(job_ids) != jobs:
                     raise SystemExit(f"expected {jobs} queued jobs, found {len(job_ids)}")
-                measured[mode] = (
-                    _through_worker(job_ids, image_ids) if mode == "worker" else _in_a_loop(job_ids, image_ids)
-                )
+                if mode == "worker":
+                    measured[mode], round_job_ms, round_gap_ms = _through_worker(job_ids, image_ids)
+                    worker_job_ms.append(statistics.median(round_job_ms))
+                    gap_ms.append(statistics.median(round_gap_ms) if round_gap_ms else 0.0)
+                else:
+                    measured[mode], loop_call_ms = _in_a_loop(job_ids, image_ids)
                 _wait_ready(image_ids)
             throughput.add(measured["worker"], measured["loop"])
+            per_job.add(worker_job_ms[-1] + gap_ms[-1], statistics.median(loop_call_ms))
     finally:
         resume(queue.connection)
     throughput.note_spread()
     rows.append(throughput)
+    per_job.note = f"worker: job {statistics.median(worker_job_ms):.1f} + gap {statistics.median(gap_ms):.2f} ms"
+    rows.append(per_job)
     enqueue = Row(name, "upload request ms: enqueue / whole", note="ref = the whole upload request")
     enqueue.add(statistics.median(enqueue_ms), statistics.median(upload_ms))
     rows.append(enqueue)

@@ -120,8 +120,8 @@ def event_insert(
     """
     database = connections[DEFAULT_DB_ALIAS]
     if database.vendor != "postgresql":
-        if ctes or column_sql:
-            raise NotImplementedError("a change in the event's statement needs PostgreSQL")
+        if ctes or after or column_sql:  # a caller's mistake: ticket_create writes step by step here
+            raise ValueError("ctes, after and column_sql need PostgreSQL's data-modifying WITH")
         with database.cursor() as cursor:
             cursor.execute(_next_seq_sql())
             event.seq = cursor.fetchone()[0]

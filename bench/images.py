@@ -183,6 +183,12 @@ def run(
                 _wait_ready(image_ids)
             throughput.add(measured["worker"], measured["loop"])
             per_job.add(worker_job_ms[-1] + gap_ms[-1], statistics.median(loop_call_ms))
+            print(
+                f"round {number + 1}: worker {measured['worker']:.1f} jobs/s, loop {measured['loop']:.1f} jobs/s, "
+                f"ratio {measured['worker'] / measured['loop']:.2f}; medians: worker job {worker_job_ms[-1]:.1f} ms "
+                f"+ gap {gap_ms[-1]:.2f} ms, loop call {statistics.median(loop_call_ms):.1f} ms",
+                flush=True,
+            )
     finally:
         resume(queue.connection)
     throughput.note_spread()

@@ -91,6 +91,17 @@ def _park_worker() -> None:
         time.sleep(0.02)
 
 
+def _cpu_times() -> tuple[int, int]:
+    """(steal, total) jiffies of the machine from /proc/stat: time a hypervisor gave another guest."""
+    with open("/proc/stat") as stat:
+        values = [int(value) for value in stat.readline().split()[1:]]
+    return values[7], sum(values)
+
+
+def _steal_percent(before: tuple[int, int], after: tuple[int, int]) -> float:
+    return 100 * (after[0] - before[0]) / max(after[1] - before[1], 1)
+
+
 def _wait_ready(image_ids: list[str], timeout: float = 300, poll_seconds: float = 0.5) -> None:
     """Until every image is ready. The worker's rate comes from RQ's stamps, not from when this loop
     notices: it polls seldom, since each poll takes CPU from the worker it waits for (the loop it is
@@ -164,6 +175,7 @@ def run(
     try:
         for number in range(rounds):
             measured: dict[str, float] = {}
+            steal: dict[str, float] = {}
             loop_call_ms: list[float] = []
             for mode in ("worker", "loop") if number % 2 == 0 else ("loop", "worker"):
                 _park_worker()
@@ -174,19 +186,22 @@ def run(
                 job_ids = queue.get_job_ids()
                 if len(job_ids) != jobs:
                     raise SystemExit(f"expected {jobs} queued jobs, found {len(job_ids)}")
+                cpu_before = _cpu_times()
                 if mode == "worker":
                     measured[mode], round_job_ms, round_gap_ms = _through_worker(job_ids, image_ids)
                     worker_job_ms.append(statistics.median(round_job_ms))
                     gap_ms.append(statistics.median(round_gap_ms) if round_gap_ms else 0.0)
                 else:
                     measured[mode], loop_call_ms = _in_a_loop(job_ids, image_ids)
+                steal[mode] = _steal_percent(cpu_before, _cpu_times())
                 _wait_ready(image_ids)
             throughput.add(measured["worker"], measured["loop"])
             per_job.add(worker_job_ms[-1] + gap_ms[-1], statistics.median(loop_call_ms))
             print(
                 f"round {number + 1}: worker {measured['worker']:.1f} jobs/s, loop {measured['loop']:.1f} jobs/s, "
                 f"ratio {measured['worker'] / measured['loop']:.2f}; medians: worker job {worker_job_ms[-1]:.1f} ms "
-                f"+ gap {gap_ms[-1]:.2f} ms, loop call {statistics.median(loop_call_ms):.1f} ms",
+                f"+ gap {gap_ms[-1]:.2f} ms, loop call {statistics.median(loop_call_ms):.1f} ms; "
+                f"CPU steal {steal['worker']:.0f} % / {steal['loop']:.0f} %",
                 flush=True,
             )
     finally:

@@ -4,8 +4,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from hopla.memory import MMAP_THRESHOLD_BYTES
 
 # Allocates, fills and frees a 20 MiB block (an image job's pixels and bytes are a few MiB) ten times,
@@ -35,7 +33,6 @@ def _faults_per_round(mode: str) -> float:
     return float(result.stdout)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc is what is tuned")
 def test_freed_blocks_are_reused_instead_of_faulted_in_again():
     assert MMAP_THRESHOLD_BYTES > 20 * 1024 * 1024  # so such a block comes from the heap
     assert _faults_per_round("default") > 200  # glibc maps and unmaps it every time (~500 here)

@@ -46,7 +46,7 @@ def _published_marks_written_before_the_test_database_goes(
     """The last tests' published marks, written now: the marks thread writes a batch every 0.5 s, and
     one due after the test database was dropped logged a traceback into a closed stream at exit."""
     yield
-    from tickets.services.events import _published_marks
+    from tickets.services.event_publishing import _published_marks
 
     with django_db_blocker.unblock():
         _published_marks.flush()

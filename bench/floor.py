@@ -28,7 +28,7 @@ from accounts.models import User
 from tickets.filters import TicketFilter
 from tickets.models import Priority, Ticket
 from tickets.selectors import LIST_USER_FIELDS, ticket_count, ticket_list
-from tickets.services.events import project_group
+from tickets.services.event_publishing import project_group
 
 # Stands for the acting user in the captured statements; no real user has it.
 _PLACEHOLDER_USER = uuid.UUID("00000000-0000-4000-8000-00000000b0b0")
@@ -284,7 +284,7 @@ def _ticket_create_with_event(user: Any, project_key: str, title: str, ticket_id
         "changes": {},
         "data": body_json,
     }
-    # Published the way hopla publishes (tickets.services.events.event_publish), minus the safety net.
+    # Published the way hopla publishes (tickets.services.event_publishing.event_publish), minus the safety net.
     layer = get_channel_layer()
     message = {"type": "event.message", "event": event}
     if hasattr(layer, "group_send_blocking"):

@@ -24,7 +24,7 @@ from realtime.protocol import (
 )
 from realtime.selectors import event_replay_batch, member_project_ids
 from tickets.models import EventType
-from tickets.services.events import project_group, user_group
+from tickets.services.event_publishing import project_group, user_group
 
 logger = logging.getLogger("hopla.realtime")
 
@@ -149,7 +149,7 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
     # --- Channel-layer messages --------------------------------------------------------------------
 
     async def event_message(self, message: dict[str, Any]) -> None:
-        """An event published after its commit (`tickets.services.events.event_publish`)."""
+        """An event published after its commit (`tickets.services.event_publishing.event_publish`)."""
         event = message["event"]
         if self._about_own_membership(event):
             await self._sync_membership()

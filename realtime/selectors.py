@@ -4,7 +4,7 @@ from typing import Any
 
 from accounts.models import User
 from tickets.models import Event, Membership
-from tickets.services.events import event_payload
+from tickets.services.event_publishing import event_payload
 
 
 def member_project_ids(*, user: User) -> set[str]:

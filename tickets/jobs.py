@@ -2,7 +2,8 @@
 
 import logging
 
-from tickets.services import events, images
+from tickets.services import images
+from tickets.services.event_sweep import events_republish
 
 logger = logging.getLogger("hopla.jobs")
 
@@ -39,6 +40,6 @@ def purge_expired_failed_image_bytes() -> None:
 
 def republish_events() -> None:
     """Periodic sweep run by the worker: push again the events the channel layer never took."""
-    published = events.events_republish()
+    published = events_republish()
     if published:
         logger.warning("events republished", extra={"fields": {"job": "republish_events", "count": published}})

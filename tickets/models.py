@@ -260,7 +260,7 @@ class Event(models.Model):
 class EventCounter(models.Model):
     """The last event `seq` handed out, in one row (id 1): each event writer updates it in its INSERT
     statement and holds it locked until commit, so numbers follow commit order
-    (tickets.services.events). Numbers are never reused, even once their events are deleted."""
+    (tickets.services.event_writing). Numbers are never reused, even once their events are deleted."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     last = models.BigIntegerField(default=0)

@@ -19,7 +19,7 @@ from realtime.routing import websocket_urlpatterns
 from realtime.selectors import event_replay_batch
 from realtime.tests.support import WAIT, async_test, expired_token, inactive_user_token, token_for
 from tickets.models import Event, Role
-from tickets.services.events import event_publish
+from tickets.services.event_publishing import event_publish
 from tickets.services.projects import member_add, member_remove
 from tickets.services.tickets import ticket_create
 

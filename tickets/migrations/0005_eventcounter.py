@@ -1,4 +1,4 @@
-"""The event counter replaces MAX(seq) + 1 under an advisory lock (tickets.services.events).
+"""The event counter replaces MAX(seq) + 1 under an advisory lock (tickets.services.event_writing).
 
 Its row starts at the highest `seq` so far; a writer that finds it missing creates it the same way.
 """

@@ -8,7 +8,7 @@ from django.db.models import F
 from accounts.models import User
 from tickets.models import Comment, EventType, Ticket
 from tickets.serializers import CommentSerializer
-from tickets.services.events import event_record
+from tickets.services.event_writing import event_record
 
 
 def _comment_data(comment: Comment) -> dict[str, Any]:

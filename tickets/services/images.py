@@ -24,7 +24,7 @@ from tickets.image_storage import PermanentStoreError, StoredImage, delete_store
 from tickets.image_validation import ValidImage
 from tickets.models import EventType, Image, ImageStatus, PendingImageData, Ticket
 from tickets.serializers import ImageSerializer
-from tickets.services.events import event_record
+from tickets.services.event_writing import event_record
 
 logger = logging.getLogger("hopla.jobs")
 

@@ -12,7 +12,7 @@ from accounts.models import User
 from hopla.api.exceptions import ApplicationError
 from tickets.models import EventType, Image, Membership, Project, Role, Ticket
 from tickets.serializers import MembershipSerializer, ProjectSerializer, TicketSerializer
-from tickets.services.events import event_record
+from tickets.services.event_writing import event_record
 from tickets.services.images import images_destroy_after_commit
 
 

@@ -9,7 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from tickets.models import Event, EventCounter, Priority, Project
-from tickets.services.events import events_republish, project_group
+from tickets.services.event_publishing import project_group
+from tickets.services.event_sweep import events_republish
 from tickets.services.tickets import ticket_update
 from tickets.tests.factories import MembershipFactory, ProjectFactory, TicketFactory
 

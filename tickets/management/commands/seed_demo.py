@@ -32,7 +32,7 @@ from accounts.models import User
 from tickets.models import Comment, Event, EventType, Membership, Priority, Project, Role, Status, Ticket
 
 # The lock event_record takes: holding it while numbering a batch keeps `seq` in commit order with app writes.
-from tickets.services.events import event_numbers_reserve
+from tickets.services.event_writing import event_numbers_reserve
 
 DEMO_EMAIL_DOMAIN = "demo.hopla.test"
 DEMO_KEY_PREFIX = "DEMO"

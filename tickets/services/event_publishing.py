@@ -1,0 +1,138 @@
+"""Event publishing: a committed event pushed to its channel-layer groups, then marked for the sweep."""
+
+import asyncio
+import atexit
+import logging
+import threading
+import time
+from functools import partial
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import BaseChannelLayer, get_channel_layer
+from django.db import connection, transaction
+from django.utils import timezone
+
+from hopla.api.renderers import as_json_types
+from tickets.models import Event, EventType
+from tickets.serializers import EventSerializer
+
+logger = logging.getLogger("hopla.events")
+
+
+def project_group(project_id: Any) -> str:
+    """The channel-layer group that receives every event of one project."""
+    return f"project.{project_id}"
+
+
+def user_group(user_id: Any) -> str:
+    """The channel-layer group of one user's connections: told when the user joins or leaves a project."""
+    return f"user.{user_id}"
+
+
+# A user who joins a project is not yet in its group, so these events also go to the user's own group.
+_MEMBERSHIP_CHANGES = {EventType.MEMBER_ADDED, EventType.MEMBER_REMOVED}
+# A stalled Redis must not hold the request that made the change for long (hopla's Redis layer
+# bounds its blocking send with its own `publish_timeout_seconds`, 2 s too).
+_PUBLISH_TIMEOUT_SECONDS = 2.0
+
+
+def event_publish_on_commit(event: Event) -> None:
+    """Publish the written event once its transaction commits (at once, outside a transaction)."""
+    transaction.on_commit(partial(_publish_and_mark, event))
+
+
+def event_payload(event: Event) -> dict[str, Any]:
+    """The event as the API and the WebSocket show it, as plain JSON types (the layer uses msgpack)."""
+    return as_json_types(EventSerializer(event).data)
+
+
+def event_publish(event: Event) -> bool:
+    """Push a committed event to its project's group; answers whether the layer took it. Never raises:
+    the row is the truth; an event the layer did not take is pushed again by `events_republish` (the
+    worker's sweep), and a client that was away gets it back with `resume`."""
+    try:
+        layer = get_channel_layer()
+        if layer is None:
+            return False
+        groups = [project_group(event.project_id)]
+        if event.type in _MEMBERSHIP_CHANGES:
+            groups.append(user_group(event.data["user"]["id"]))
+        message = {"type": "event.message", "event": event_payload(event)}
+        send_blocking = getattr(layer, "group_send_blocking", None)  # hopla's Redis layer (realtime/layers.py)
+        if send_blocking is None:
+            async_to_sync(_group_send_all)(layer, groups, message)
+        else:
+            for group in groups:  # the project's group first, as in _group_send_all
+                send_blocking(group, message)
+    except Exception:
+        logger.exception("event publish failed", extra={"fields": {"event": str(event.id), "seq": event.seq}})
+        return False
+    return True
+
+
+def _publish_and_mark(event: Event) -> None:
+    """After commit: publish, and have `published_at` set by the next batch (_PublishedMarks)."""
+    if event_publish(event):
+        _published_marks.add(event.pk)
+
+
+class _PublishedMarks:
+    """Sets `published_at` of the events this process published, in one UPDATE per interval.
+
+    Marking each event as it is published cost every write a second statement and commit after its
+    own (bench/, W3). The mark only tells the sweep what not to publish again, so it may lag: a batch
+    is written well within the sweep's settle time, and one lost with its process (or a failed
+    UPDATE) means those events are published once more, which consumers ignore.
+    """
+
+    interval_seconds = 0.5
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._event_ids: list[Any] = []
+        self._thread: threading.Thread | None = None
+
+    def add(self, event_id: Any) -> None:
+        with self._lock:
+            self._event_ids.append(event_id)
+            # Started on first use, and again in a forked child (threads do not survive a fork).
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="event published marks", daemon=True)
+                self._thread.start()
+
+    def flush(self, *, at_exit: bool = False) -> int:
+        """Write the pending marks now; answers how many events were marked. A failure leaves those
+        events to the sweep, which publishes them once more. At exit the database may be gone already:
+        worth a line, not a traceback."""
+        with self._lock:
+            event_ids, self._event_ids = self._event_ids, []
+        if not event_ids:
+            return 0
+        try:
+            return Event.objects.filter(pk__in=event_ids).update(published_at=timezone.now())
+        except Exception as error:
+            if at_exit:
+                logger.warning("event published marks not written at exit: %s", type(error).__name__)
+            else:
+                logger.exception("event published marks not written", extra={"fields": {"events": len(event_ids)}})
+            return 0
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.interval_seconds)
+            try:
+                self.flush()
+            finally:
+                connection.close()  # this thread's own connection (back to the pool, if any)
+
+
+_published_marks = _PublishedMarks()
+atexit.register(partial(_published_marks.flush, at_exit=True))
+
+
+async def _group_send_all(layer: BaseChannelLayer, groups: list[str], message: dict[str, Any]) -> None:
+    """Send in order: the project's group first, so a consumer joining it on the user's copy gets no second one."""
+    async with asyncio.timeout(_PUBLISH_TIMEOUT_SECONDS):
+        for group in groups:
+            await layer.group_send(group, message)

@@ -11,7 +11,6 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.jobs import send_password_reset_email
 from accounts.models import User, normalize_email
 from hopla.jobs import enqueue
 
@@ -92,7 +91,7 @@ def password_reset_request(*, email: str) -> None:
     if user is None or not user.has_usable_password():
         return
     # A job, so that the answer takes the same time whether or not the account exists.
-    transaction.on_commit(lambda: enqueue(send_password_reset_email, str(user.pk)))
+    transaction.on_commit(lambda: enqueue("accounts.jobs.send_password_reset_email", str(user.pk)))
 
 
 @transaction.atomic

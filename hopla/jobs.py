@@ -5,11 +5,12 @@ Callers enqueue from `transaction.on_commit`, so a job never sees a row that was
 
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import django_rq
 from django.conf import settings
+from django.utils.module_loading import import_string
 from rq import Queue, Retry, get_current_job
 
 logger = logging.getLogger("hopla.jobs")
@@ -23,31 +24,34 @@ def default_queue() -> Queue:
     return django_rq.get_queue("default")
 
 
-def enqueue(job: Callable[..., Any], *args: Any, retry_intervals: Sequence[int] = ()) -> bool:
+def enqueue(job: str, *args: Any, retry_intervals: Sequence[int] = ()) -> bool:
     """Run `job(*args)` on a worker, or right here in the embedded default (no Redis).
+
+    `job` is the dotted path of the job function (`"tickets.jobs.process_image"`), which is what RQ
+    stores anyway. A job calls a service and the service enqueues the job: naming the job, rather than
+    importing its module, keeps the service from importing the module that imports it.
 
     `retry_intervals` gives the seconds to wait before each retry after the job raised (RQ `Retry`;
     the worker must run `--with-scheduler` for non-zero intervals). In-process runs try once.
     Answers False when the job could not be queued (Redis down): the caller's data is committed and
     a recovery path (e.g. `requeue_stuck_images`) must pick it up later; it is logged, never raised.
     """
-    name = f"{job.__module__}.{job.__qualname__}"
     if settings.REDIS_URL:
         retry = Retry(max=len(retry_intervals), interval=list(retry_intervals)) if retry_intervals else None
         try:
             default_queue().enqueue(job, *args, retry=retry)
         except Exception:
-            logger.exception("job not enqueued", extra={"fields": {"job": name, "args": [str(a) for a in args]}})
+            logger.exception("job not enqueued", extra={"fields": {"job": job, "args": [str(a) for a in args]}})
             return False
         return True
-    logger.info("job started", extra={"fields": {"job": name, "mode": "in-process"}})
+    logger.info("job started", extra={"fields": {"job": job, "mode": "in-process"}})
     try:
-        job(*args)
+        import_string(job)(*args)
     except Exception:
         # A worker would record the failure and carry on; the request that enqueued has succeeded.
-        logger.exception("job failed", extra={"fields": {"job": name, "mode": "in-process"}})
+        logger.exception("job failed", extra={"fields": {"job": job, "mode": "in-process"}})
         return True
-    logger.info("job finished", extra={"fields": {"job": name, "mode": "in-process"}})
+    logger.info("job finished", extra={"fields": {"job": job, "mode": "in-process"}})
     return True
 
 

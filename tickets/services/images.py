@@ -38,9 +38,7 @@ def _bump_image_count(ticket_id: Any, delta: int) -> None:
 
 
 def _enqueue_processing(image_id: Any) -> None:
-    from tickets.jobs import process_image  # jobs import services: resolve the cycle at call time
-
-    enqueue(process_image, str(image_id), retry_intervals=settings.IMAGE_RETRY_INTERVALS)
+    enqueue("tickets.jobs.process_image", str(image_id), retry_intervals=settings.IMAGE_RETRY_INTERVALS)
 
 
 @transaction.atomic
@@ -195,14 +193,12 @@ def images_destroy_after_commit(image_ids: Iterable[Any]) -> None:
     """The stored assets of deleted images (alone, or with their ticket or project): destroyed by jobs
     (retried; destroying what is already gone is not an error) once the deletion commits. An image
     still being stored then is destroyed by its own job (_finish_ready)."""
-    from tickets.jobs import destroy_image_assets
-
     ids = [str(image_id) for image_id in image_ids]
 
     def enqueue_batches() -> None:
         for start in range(0, len(ids), DESTROY_BATCH_SIZE):
             batch = ids[start : start + DESTROY_BATCH_SIZE]
-            enqueue(destroy_image_assets, batch, retry_intervals=settings.IMAGE_RETRY_INTERVALS)
+            enqueue("tickets.jobs.destroy_image_assets", batch, retry_intervals=settings.IMAGE_RETRY_INTERVALS)
 
     if ids:
         transaction.on_commit(enqueue_batches)

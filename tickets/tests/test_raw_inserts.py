@@ -11,7 +11,7 @@ import pytest
 from django.db import models, transaction
 
 from tickets.models import Event, EventType, Priority, Ticket
-from tickets.services.events import event_record
+from tickets.services.event_writing import event_record
 from tickets.services.tickets import ticket_create
 
 pytestmark = pytest.mark.django_db

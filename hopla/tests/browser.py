@@ -92,8 +92,7 @@ class BrowsingSession:
 
 @pytest.fixture(scope="session")
 def browser_server(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """uvicorn on the test database: what the browser talks to. Data must be committed to be seen
-    (tests use `transactional_db`)."""
+    """uvicorn on the test database: what the browser talks to."""
     server = ServerProcess(tmp_path_factory.mktemp("servers") / "browser.log")
     yield server
     server.stop()
@@ -119,8 +118,13 @@ def browser(browser_server: ServerProcess) -> Iterator[Browser]:
 
 
 @pytest.fixture
-def browsing(browser: Browser, browser_server: ServerProcess) -> Iterator[BrowsingSession]:
-    """A fresh context and page on `browser_server`; the server must log no traceback meanwhile."""
+def browsing(browser: Browser, browser_server: ServerProcess, transactional_db: None) -> Iterator[BrowsingSession]:
+    """A fresh context and page on `browser_server`; the server must log no traceback meanwhile.
+
+    The test's data is committed, so that the server sees it (and emptied afterwards); that also
+    keeps a module's browser tests together, on one browser, where pytest-django orders tests by
+    their kind of database access.
+    """
     log_start = len(browser_server.log())
     session = BrowsingSession(browser, browser_server)
     yield session

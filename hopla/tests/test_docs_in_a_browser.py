@@ -2,7 +2,6 @@
 
 import re
 
-import pytest
 from playwright.sync_api import expect
 
 from accounts.tests.factories import PASSWORD, UserFactory
@@ -35,7 +34,6 @@ def test_swagger_shows_the_operations_with_no_other_host(browsing):
     assert_served_by_this_server_alone(browsing)
 
 
-@pytest.mark.django_db(transaction=True)  # committed: the server process reads the user on its own connection
 def test_a_staff_user_logs_in_to_the_admin_and_lists_users_with_no_other_host(browsing):
     staff = UserFactory(is_staff=True, is_superuser=True)
     page = browsing.page

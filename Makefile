@@ -6,7 +6,7 @@ RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 PORT ?= 8000
 
-.PHONY: run test lint format install migrate clean postman bench bench-quick
+.PHONY: run test lint format install migrate clean postman bench bench-quick chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,9 +42,22 @@ format: $(DEV)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# Runs against the real PostgreSQL and Redis (see conftest.py for the defaults and how to start them),
-# then the Postman collection with newman against a live server and worker.
-test: lint
+# The browser tests drive Debian's chromium, never a browser that Playwright downloads. When it is
+# missing, root (as in CI) installs it with apt; anyone else is told the command. Present: no work.
+CHROMIUM := /usr/bin/chromium
+
+chromium: $(CHROMIUM)
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" -ne 0 ]; then \
+		echo "The browser tests need $(CHROMIUM). Install it as root: apt-get install -y chromium" >&2; exit 1; \
+	fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+# Runs against the real PostgreSQL and Redis (see conftest.py for the defaults and how to start them)
+# and a headless chromium, then the Postman collection with newman against a live server and worker.
+test: lint $(CHROMIUM)
 	$(BIN)/pytest $(PYTEST_ARGS)
 	scripts/run_postman.sh
 

@@ -12,6 +12,9 @@ from rest_framework.test import APIClient
 
 from accounts.tests.factories import PASSWORD, UserFactory
 
+# Browser tests' fixtures (a server process, chromium, a recording page), for every app's tests.
+pytest_plugins = ["hopla.tests.browser"]
+
 HOW_TO_START = {
     "PostgreSQL": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
     "Redis": "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no",

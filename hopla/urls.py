@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from hopla.api.views import api_not_found
 from hopla.health import healthz, readyz
 from hopla.media import serve_media
+from hopla.redoc import redoc_bundle
 
 api_v1 = [
     path("auth/", include("accounts.urls")),
@@ -20,6 +21,7 @@ urlpatterns = [
     path("swagger/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("documentation/", SpectacularSwaggerView.as_view(url_name="schema"), name="documentation"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("redoc/bundles/redoc.standalone.js", redoc_bundle, name="redoc-bundle"),
     path("admin/", admin.site.urls),
     re_path(r"^healthz/?$", healthz, name="healthz"),
     re_path(r"^readyz/?$", readyz, name="readyz"),

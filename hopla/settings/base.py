@@ -191,7 +191,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
+    # The sidecar's Redoc, served by hopla.redoc without its one request to another host.
+    "REDOC_DIST": "/redoc",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "hopla.api.schema.add_error_responses"],

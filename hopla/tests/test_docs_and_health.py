@@ -1,9 +1,13 @@
 """API docs served by the app itself, and the health endpoints."""
 
 import re
+from pathlib import Path
 
 import pytest
+from django.contrib.staticfiles import finders
 from django.core.management import call_command
+
+from hopla.redoc import NO_LOGO, REDOCLY_LOGO, SIDECAR_BUNDLE, redoc_bundle_content
 
 pytestmark = pytest.mark.django_db
 
@@ -31,10 +35,30 @@ def test_docs_pages_load_only_local_assets(api_client, page):
     html = response.content
     assert not EXTERNAL_URL.search(html), EXTERNAL_URL.search(html)
     assert b"fonts.googleapis" not in html
-    assets = re.findall(rb"""(?:src|href)\s*=\s*["'](/static/[^"']+)["']""", html)
-    assert assets, "the page should load the UI from /static/"
+    assets = re.findall(rb"""(?:src|href)\s*=\s*["'](/[^/"'][^"']*)["']""", html)
+    assert assets, "the page should load the UI from this server"
     for asset in assets:
         assert api_client.get(asset.decode()).status_code == 200, asset
+
+
+def test_the_redoc_bundle_is_the_sidecars_without_redoclys_logo_address(api_client):
+    sidecar = Path(finders.find(SIDECAR_BUNDLE)).read_bytes()
+    assert b"cdn.redoc.ly" in sidecar, "the sidecar's Redoc no longer fetches its logo: hopla.redoc can go"
+    response = api_client.get("/redoc/bundles/redoc.standalone.js")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/javascript; charset=utf-8"
+    served, source_map = response.content.rsplit(b"\n//# sourceMappingURL=", 1)
+    assert b"cdn.redoc.ly" not in served
+    assert served.replace(NO_LOGO, REDOCLY_LOGO) == sidecar.rsplit(b"\n//# sourceMappingURL=", 1)[0]
+    assert api_client.get(source_map.decode()).status_code == 200
+
+
+def test_the_redoc_bundle_is_cached_by_etag_and_gzipped(api_client):
+    first = api_client.get("/redoc/bundles/redoc.standalone.js", HTTP_ACCEPT_ENCODING="gzip")
+    assert first["Content-Encoding"] == "gzip"
+    assert len(first.content) < len(redoc_bundle_content()[0]) / 3
+    again = api_client.get("/redoc/bundles/redoc.standalone.js", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304
 
 
 def test_admin_login_page_and_its_css_are_served(api_client):

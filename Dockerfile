@@ -5,8 +5,11 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
-# collectstatic needs settings but no real secret; the placeholder never reaches a running server.
-RUN SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost python manage.py collectstatic --noinput
+# collectstatic loads the production settings, which refuse to start without a secret and the backing
+# services' addresses; it uses none of them: a throwaway secret, and addresses it never connects to.
+RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" ALLOWED_HOSTS=localhost \
+    DATABASE_URL=postgres://collectstatic/unused REDIS_URL=redis://collectstatic/0 \
+    python manage.py collectstatic --noinput
 RUN useradd --create-home hopla && mkdir -p /app/media && chown hopla /app/media
 USER hopla
 EXPOSE 8000

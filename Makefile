@@ -25,10 +25,13 @@ install: $(RUNTIME)
 migrate: $(RUNTIME)
 	$(BIN)/python manage.py migrate --noinput
 
-# Embedded default: SQLite, in-process jobs, local media. With REDIS_URL set, the worker runs beside.
+# Embedded default: SQLite, in-process jobs, local media. With REDIS_URL set, the worker runs beside;
+# either way the server answers this machine only (the Procfile's 0.0.0.0 is for containers), and the
+# worker does not recycle (WORKER_MAX_JOBS=0): honcho would stop the web server with it, not restart it.
 run: migrate
 ifdef REDIS_URL
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --procfile Procfile --port $(PORT)
+	BIND_HOST=127.0.0.1 WORKER_MAX_JOBS=0 PATH="$(CURDIR)/$(BIN):$$PATH" \
+		$(BIN)/honcho start --procfile Procfile --port $(PORT)
 else
 	$(BIN)/uvicorn hopla.asgi:application --host 127.0.0.1 --port $(PORT)
 endif

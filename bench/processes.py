@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
 from pathlib import Path
 
@@ -25,13 +25,9 @@ def free_port() -> int:
 
 
 def procfile_web_command(port: int) -> list[str]:
-    """The Procfile's `web` command serving the bench app on 127.0.0.1:`port`; `${VAR:-default}`
-    is filled as a shell would, from this process's environment."""
-    command = " ".join(procfile_command("web"))
-    command = re.sub(r"\$\{PORT:-[^}]*\}", str(port), command)
-    command = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda match: os.environ.get(match[1], match[2]), command)
-    command = command.replace("0.0.0.0", "127.0.0.1").replace("hopla.asgi:application", APP)
-    words = shlex.split(command)
+    """The Procfile's `web` command serving the bench app on 127.0.0.1:`port`."""
+    words = procfile_command("web", {**os.environ, "PORT": str(port), "BIND_HOST": "127.0.0.1"})
+    words = [APP if word == "hopla.asgi:application" else word for word in words]
     return [str(BIN / words[0]), *words[1:]]
 
 
@@ -113,10 +109,12 @@ def _wait_until_up(base_url: str, process: subprocess.Popen[bytes], timeout: flo
     raise SystemExit("the web server did not start")
 
 
-def procfile_command(process: str) -> list[str]:
+def procfile_command(process: str, environment: Mapping[str, str] = os.environ) -> list[str]:
+    """The Procfile's command for `process`, its `${VAR:-default}` filled as a shell would from `environment`."""
     for line in (ROOT / "Procfile").read_text().splitlines():
         name, _, command = line.partition(":")
         if name.strip() == process:
+            command = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda match: environment.get(match[1], match[2]), command)
             words = shlex.split(command)
             return [sys.executable if word == "python" else word for word in words]
     raise SystemExit(f"no {process!r} line in the Procfile")
@@ -124,10 +122,11 @@ def procfile_command(process: str) -> list[str]:
 
 @contextmanager
 def rq_worker(env: dict[str, str], log_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """The Procfile's worker, its command read from the Procfile (with this interpreter for `python`)."""
+    """The Procfile's worker, its command read from the Procfile (with this interpreter for `python`);
+    it does not recycle, as nothing here would start it again."""
     with (log_dir / "worker.log").open("ab") as log:
         process = subprocess.Popen(
-            procfile_command("worker"),
+            procfile_command("worker", {**env, "WORKER_MAX_JOBS": "0"}),
             cwd=ROOT,
             env=env,
             stdout=log,

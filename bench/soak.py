@@ -427,7 +427,8 @@ def run(soak: Soak) -> bool:
             [sys.executable, "-m", "uvicorn", "hopla.asgi:application", "--host", HOST, "--port", str(web_port)],
             env,
         )
-        soak.start("worker", procfile_command("worker"), env)
+        # Nothing here starts a recycled worker again: it runs without recycling.
+        soak.start("worker", procfile_command("worker", {**env, "WORKER_MAX_JOBS": "0"}), env)
         wait_until(lambda: _port_answers(web_port), 30, "the web server")
         return asyncio.run(load(soak, web, web_port, users, watchers, cloudinary))
 

@@ -16,6 +16,11 @@ It also keeps the memory a job frees for the next job (hopla.memory): ~3 ms of p
 A sweep repairs what a queue cannot: work whose job was never queued (Redis was down when the web
 request committed) or whose worker died mid-job. It runs in a thread of the worker's process, so it
 keeps going while Redis is away and needs no extra process type in the Procfile.
+
+The worker recycles itself: after `--max-jobs` jobs (the Procfile's `WORKER_MAX_JOBS`, 1000) it
+finishes its job, leaves RQ's registries and exits 0, so that memory a leak in Pillow or a bad image
+kept is returned to the system; the process manager starts a fresh one (compose's `restart` policy,
+systemd's `Restart=`). `--max-jobs 0` never recycles, for a manager that would not restart it (honcho).
 """
 
 import logging
@@ -69,6 +74,8 @@ class PeriodicTasksWorker(SimpleWorker):
         else:
             for path, interval in tasks.items():
                 threading.Thread(target=self._every, args=(path, interval), name=f"sweep {path}", daemon=True).start()
+        # RQ would stop after the first job when given 0; here 0 means no limit (see the module docstring).
+        kwargs["max_jobs"] = kwargs.get("max_jobs") or None
         return super().work(burst=burst, **kwargs)
 
     def execute_job(self, job: Job, queue: Queue) -> None:

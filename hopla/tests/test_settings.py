@@ -2,6 +2,7 @@
 
 import os
 import re
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+PRODUCTION = {
+    "DJANGO_SETTINGS_MODULE": "hopla.settings.production",
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "ALLOWED_HOSTS": "example.com",
+    "DATABASE_URL": "postgres://u@db:5432/x",
+    "REDIS_URL": "redis://r:6379/0",
+}
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -18,24 +26,96 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_production_refuses_to_start_without_a_secret_key():
-    result = manage("check", DJANGO_SETTINGS_MODULE="hopla.settings.production", ALLOWED_HOSTS="example.com")
+def refusal(result: subprocess.CompletedProcess[str]) -> str:
+    """The ImproperlyConfigured line a refused start printed."""
     assert result.returncode != 0
-    assert "Set the SECRET_KEY environment variable" in result.stderr
+    return next(line for line in result.stderr.splitlines() if line.startswith("django.core.exceptions."))
+
+
+def example_secret_key() -> str:
+    return re.findall(r"^SECRET_KEY=(.*)$", (ROOT / ".env.example").read_text(), re.MULTILINE)[0]
+
+
+@pytest.mark.parametrize(
+    ("missing", "purpose"),
+    [
+        ("SECRET_KEY", "it signs sessions, password reset links and, by default, JWTs"),
+        ("DATABASE_URL", "the PostgreSQL database, e.g. postgres://"),
+        ("REDIS_URL", "the Redis of the job queue, WebSocket events, cache and throttling, e.g. redis://"),
+    ],
+)
+def test_production_refuses_to_start_without_its_secret_and_backing_services(missing, purpose):
+    # Not SQLite with an in-memory channel layer and in-process jobs: each process would have its own.
+    env = {name: value for name, value in PRODUCTION.items() if name != missing}
+    line = refusal(manage("check", **env))
+    assert line.startswith(f"django.core.exceptions.ImproperlyConfigured: Set the {missing} environment variable: ")
+    assert purpose in line
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("SECRET_KEY", "", "Set the SECRET_KEY environment variable"),
+        ("SECRET_KEY", "   ", "Set the SECRET_KEY environment variable"),
+        ("SECRET_KEY", example_secret_key(), "SECRET_KEY is a placeholder from the documentation"),
+        ("SECRET_KEY", "hopla-insecure-local-key-change-me-in-production", "SECRET_KEY is a placeholder"),
+        ("SECRET_KEY", "django-insecure-" + secrets.token_urlsafe(50), "SECRET_KEY is a placeholder"),
+        ("SECRET_KEY", secrets.token_urlsafe(30), "SECRET_KEY is too short or too plain: at least 50"),
+        ("SECRET_KEY", "ab" * 40, "SECRET_KEY is too short or too plain"),
+        ("JWT_SIGNING_KEY", "change-me", "JWT_SIGNING_KEY is a placeholder from the documentation"),
+        ("JWT_SIGNING_KEY", "short", "JWT_SIGNING_KEY is too short or too plain"),
+    ],
+    ids=[
+        "empty",
+        "blank",
+        "env-example",
+        "base-default",
+        "django-insecure",
+        "short",
+        "plain",
+        "jwt-placeholder",
+        "jwt-short",
+    ],
+)
+def test_production_refuses_placeholder_and_weak_secrets(name, value, reason):
+    line = refusal(manage("check", **{**PRODUCTION, name: value}))
+    assert f"ImproperlyConfigured: {reason}" in line
+
+
+def test_the_example_secret_key_is_the_placeholder_refused():
+    assert example_secret_key() == "change-me"
 
 
 def test_production_passes_the_deployment_checklist():
-    result = manage(
-        "check",
-        "--deploy",
-        "--fail-level",
-        "WARNING",
-        DJANGO_SETTINGS_MODULE="hopla.settings.production",
-        SECRET_KEY="x" * 20 + "a-long-random-production-secret-for-the-check-only",
-        ALLOWED_HOSTS="example.com",
-    )
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
+
+
+def test_production_never_redirects_health_probes_to_https():
+    code = (
+        "from django.test import Client; client = Client(SERVER_NAME='example.com');"
+        "print(*(client.get(path).status_code for path in ('/healthz', '/api/v1/', '/readyz')))"
+    )
+    # Closed ports, no pool: /readyz answers at once that they are down.
+    unreachable = {"DATABASE_URL": "postgres://u@127.0.0.1:1/x", "REDIS_URL": "redis://127.0.0.1:1/0"}
+    result = manage("shell", "-c", code, **{**PRODUCTION, **unreachable, "DB_POOL_MAX_SIZE": "0"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1].split() == ["200", "301", "503"]
+
+
+@pytest.mark.parametrize("settings_module", ["hopla.settings.local", "hopla.settings.production"])
+def test_collectstatic_gathers_the_assets(tmp_path, settings_module):
+    result = manage(
+        "collectstatic",
+        "--noinput",
+        **{**PRODUCTION, "DJANGO_SETTINGS_MODULE": settings_module, "STATIC_ROOT": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr
+    for asset in ("admin/css/base.css", "drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js"):
+        assert (tmp_path / asset).is_file()
+        assert (tmp_path / f"{asset}.gz").is_file()  # whitenoise serves it compressed
+    assert (tmp_path / "staticfiles.json").is_file() == (settings_module == "hopla.settings.production")
 
 
 @pytest.mark.parametrize(

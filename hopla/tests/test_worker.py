@@ -3,17 +3,23 @@ the worker's key never expires while it runs, its heartbeat stamp stays fresh, i
 
 import json
 import os
+import subprocess
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.db import connection
 from redis.connection import AbstractConnection
-from rq import Retry, SimpleWorker
+from rq import Retry, SimpleWorker, Worker
 from rq.worker import WorkerStatus
 
+from bench.processes import procfile_command
 from hopla.jobs import default_queue
 from hopla.worker import HEARTBEAT_REPEAT_SECONDS, PeriodicTasksWorker
 
 pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -160,3 +166,36 @@ def test_a_failing_job_is_retried_then_recorded_failed_with_its_error():
     assert "JSONDecodeError" in (result.exc_string or "")
     assert job.last_heartbeat
     assert worker.connection.hget(worker.key, "state") == b"idle"
+
+
+def test_the_procfile_worker_recycles_itself_after_worker_max_jobs():
+    """It exits 0 once its last job is done and leaves RQ's registry; the next job waits for its successor."""
+    queue = default_queue()
+    jobs = [queue.enqueue(os.getpid) for _ in range(3)]
+    database = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "hopla.settings.test",
+        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+    }
+    worker = subprocess.run(
+        procfile_command("worker", {"WORKER_MAX_JOBS": "2"}),
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert worker.returncode == 0, worker.stderr
+    assert "finished executing 2 jobs, quitting" in worker.stderr
+    assert [job.get_status(refresh=True) for job in jobs] == ["finished", "finished", "queued"]
+    assert Worker.all(connection=queue.connection) == []
+
+
+def test_a_worker_given_no_job_limit_0_never_recycles(settings):
+    settings.WORKER_PERIODIC_TASKS = {}  # a burst worker sweeps first, in this test's transaction
+    queue = default_queue()
+    jobs = [queue.enqueue(os.getpid) for _ in range(3)]
+    PeriodicTasksWorker([queue], connection=queue.connection).work(burst=True, max_jobs=0)  # RQ's would stop at 1
+    assert [job.get_status(refresh=True) for job in jobs] == ["finished"] * 3

@@ -11,6 +11,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError, connection
 
 from accounts.models import User
+from hopla.channel_groups import project_group, user_group
 from realtime.authentication import token_from_scope, user_from_token
 from realtime.protocol import (
     ClientMessage,
@@ -24,7 +25,6 @@ from realtime.protocol import (
 )
 from realtime.selectors import event_replay_batch, member_project_ids
 from tickets.models import EventType
-from tickets.services.events import project_group, user_group
 
 logger = logging.getLogger("hopla.realtime")
 

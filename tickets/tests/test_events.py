@@ -8,8 +8,9 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
+from hopla.channel_groups import project_group
 from tickets.models import Event, EventCounter, Priority, Project
-from tickets.services.events import events_republish, project_group
+from tickets.services.events import events_republish
 from tickets.services.tickets import ticket_update
 from tickets.tests.factories import MembershipFactory, ProjectFactory, TicketFactory
 

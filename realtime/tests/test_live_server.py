@@ -9,12 +9,15 @@ from websockets.exceptions import ConnectionClosed
 from realtime.tests.support import (
     WAIT,
     async_test,
+    connected,
     expired_token,
     http,
     http_async,
     inactive_user_token,
+    next_event,
     open_stream,
     receive,
+    round_trip,
     send,
     token_for,
 )
@@ -23,24 +26,6 @@ from tickets.models import Event
 pytestmark = pytest.mark.django_db(transaction=True)
 
 TICKETS = "/api/v1/tickets/"
-
-
-async def connected(server, user):
-    """An open stream for `user`, past its hello."""
-    stream = await open_stream(server, token_for(user))
-    assert (await receive(stream))["type"] == "hello"
-    return stream
-
-
-async def next_event(stream):
-    message = await receive(stream)
-    assert message["type"] == "event", message
-    return message["event"]
-
-
-async def round_trip(stream):
-    await send(stream, {"action": "ping"})
-    assert await receive(stream) == {"type": "pong"}
 
 
 async def create_ticket(server, user, project, title):

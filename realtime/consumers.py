@@ -229,6 +229,11 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
         self.recently_sent[seq] = None
         if len(self.recently_sent) > RECENTLY_SENT_LIMIT:
             del self.recently_sent[next(iter(self.recently_sent))]
+        if event["type"] == EventType.PROJECT_DELETED:
+            # Sent to those subscribed when it was deleted; the copy of memberships must not wait
+            # for a re-read to forget it, nor can a re-read before the send take the event away.
+            self.member_of.discard(event["project"])
+            await self._leave(event["project"])
 
     def _about_own_membership(self, event: dict[str, Any]) -> bool:
         """Whether the event adds or removes this user: sent to them even as they leave the project."""

@@ -1,5 +1,9 @@
 """Writes on accounts: registration, profile, passwords and session (refresh token) revocation."""
 
+import logging
+from functools import partial
+from typing import Any
+
 from django.contrib.auth import password_validation
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -12,7 +16,10 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User, normalize_email
+from hopla.channel_groups import CREDENTIALS_CHANGED, groups_send, user_group
 from hopla.jobs import enqueue
+
+logger = logging.getLogger("hopla.accounts")
 
 DUPLICATE_EMAIL = "A user with this email already exists."
 
@@ -72,6 +79,22 @@ def user_revoke_sessions(*, user: User) -> int:
         [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True
     )
     return len(revoked)
+
+
+def user_connections_reauthenticate(*, user_id: Any) -> None:
+    """Once the transaction commits, have the user's open WebSockets check their token again: those it
+    no longer authenticates (the password changed, the account was deactivated or deleted) close with
+    4401. Called for every save of a user's password or activity and every deletion (accounts.signals)."""
+    transaction.on_commit(partial(_announce_credentials_changed, user_id))
+
+
+def _announce_credentials_changed(user_id: Any) -> None:
+    """Never raises: the change is committed. A connection that missed the message (Redis was away)
+    checks again before it sends anything once its last check is old, and closes when its token expires."""
+    try:
+        groups_send([user_group(user_id)], {"type": CREDENTIALS_CHANGED})
+    except Exception:
+        logger.exception("credentials change not announced", extra={"fields": {"user": str(user_id)}})
 
 
 def user_logout(*, user: User, refresh: str) -> None:

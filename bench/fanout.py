@@ -21,7 +21,7 @@ from channels.layers import get_channel_layer
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.report import Row, percentile
-from tickets.services.event_publishing import project_group
+from hopla.channel_groups import project_group
 
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 # Beyond any seq the table will reach in a run: consumers forward each reference event once.

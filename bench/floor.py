@@ -25,10 +25,10 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from accounts.models import User
+from hopla.channel_groups import project_group
 from tickets.filters import TicketFilter
 from tickets.models import Priority, Ticket
 from tickets.selectors import LIST_USER_FIELDS, ticket_count, ticket_list
-from tickets.services.event_publishing import project_group
 
 # Stands for the acting user in the captured statements; no real user has it.
 _PLACEHOLDER_USER = uuid.UUID("00000000-0000-4000-8000-00000000b0b0")

@@ -1,5 +1,6 @@
 """Who is connecting: the access JWT in the WebSocket URL, checked exactly as the REST API checks it."""
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -18,17 +19,27 @@ def token_from_scope(scope: dict[str, Any]) -> str:
     return query.get("token", [""])[0]
 
 
-def user_from_token(raw_token: str) -> User | None:
+@dataclass(frozen=True)
+class Credentials:
+    """Who a token authenticates, and until when (its `exp`, in seconds since the epoch)."""
+
+    user: User
+    expires_at: float
+
+
+def credentials_from_token(raw_token: str) -> Credentials | None:
     """The active user an access token names, or None for a missing, malformed, expired or revoked token.
 
     REST's own authenticator does the work, so the stream applies the same rules: access tokens only,
-    inactive users refused, tokens issued before a password change refused.
+    inactive users refused, tokens issued before a password change refused. The stream asks again
+    whenever the user's credentials change, to close the connections the answer no longer allows.
     """
     if not raw_token:
         return None
     authenticator = JWTAuthentication()
     try:
-        user = authenticator.get_user(authenticator.get_validated_token(raw_token.encode()))
+        token = authenticator.get_validated_token(raw_token.encode())
+        user = authenticator.get_user(token)
     except AuthenticationFailed:  # InvalidToken is one
         return None
-    return user  # type: ignore[return-value]
+    return Credentials(user=user, expires_at=float(token["exp"]))  # type: ignore[arg-type]

@@ -3,6 +3,7 @@
 import asyncio
 import json
 import logging
+import time
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -11,7 +12,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError, connection
 
 from accounts.models import User
-from realtime.authentication import token_from_scope, user_from_token
+from hopla.channel_groups import project_group, user_group
+from realtime.authentication import credentials_from_token, token_from_scope
 from realtime.protocol import (
     ClientMessage,
     ErrorCode,
@@ -24,7 +26,6 @@ from realtime.protocol import (
 )
 from realtime.selectors import event_replay_batch, member_project_ids
 from tickets.models import EventType
-from tickets.services.event_publishing import project_group, user_group
 
 logger = logging.getLogger("hopla.realtime")
 
@@ -34,6 +35,11 @@ CLOSE_UNAUTHENTICATED = 4401
 REPLAY_BATCH_SIZE = 500
 # How many of the latest events sent are remembered, so that a replay does not send them again.
 RECENTLY_SENT_LIMIT = 2000
+# How long a connection trusts its last check of the token before an event it is about to send makes it
+# check again. Changes of the user's credentials are announced at once (`credentials_changed`); this
+# bounds the life of a connection that missed the announcement (Redis was away when it was sent).
+# Long enough that a fan-out (bench W4: 500 sockets) rarely pays a read of the user per socket.
+REAUTHENTICATE_AFTER_SECONDS = 60.0
 
 _MEMBERSHIP_CHANGES = {EventType.MEMBER_ADDED, EventType.MEMBER_REMOVED}
 
@@ -53,11 +59,18 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
 
     Every event goes out at most once per connection. Membership is checked when an event is
     delivered, against a per-connection copy refreshed whenever the user joins or leaves a project.
+    The connection lives no longer than its token authenticates: it is closed (4401) when the token
+    expires, when the user's credentials change, and at delivery once a check older than
+    `REAUTHENTICATE_AFTER_SECONDS` finds the token refused.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user: User | None = None
+        self.token = ""
+        self.authenticated_at = 0.0  # time.monotonic() of the last check that the token authenticates
+        self.closing = False  # closed by the server: nothing more may be sent
+        self.expiry: asyncio.Task[None] | None = None
         self.member_of: set[str] = set()  # the user's projects, as of the last membership change
         self.subscribed: set[str] = set()  # those whose events this connection wants
         # Seqs of the latest events sent (a dict is an ordered set), and the seq at or below which
@@ -71,14 +84,18 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
     # --- Connection --------------------------------------------------------------------------------
 
     async def connect(self) -> None:
-        user = await database_sync_to_async(user_from_token)(token_from_scope(self.scope))
-        if user is None:
+        self.token = token_from_scope(self.scope)
+        credentials = await database_sync_to_async(credentials_from_token)(self.token)
+        if credentials is None:
             # A close before accept becomes an HTTP 403 without a code; accept first, then close.
             await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
             logger.info("websocket refused", extra={"fields": {"reason": "bad or missing token"}})
             return
-        self.user = user
+        user = self.user = credentials.user
+        self.authenticated_at = time.monotonic()
+        # A credentials change committed between the check above and this join is announced to a group
+        # this connection is not yet in: the check before sending (REAUTHENTICATE_AFTER_SECONDS) covers it.
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         self.member_of = await database_sync_to_async(member_project_ids)(user=user)
         for project in sorted(self.member_of):
@@ -86,16 +103,18 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
         await self.accept()
         # Channel-layer messages wait until this handler returns, so hello is always the first message.
         await self._send({"type": "hello", "user": str(user.pk), "projects": sorted(self.subscribed)})
+        self.expiry = asyncio.create_task(self._close_at(credentials.expires_at))
         logger.info(
             "websocket connected",
             extra={"fields": {"user": str(user.pk), "projects": len(self.subscribed), "channel": self.channel_name}},
         )
 
     async def disconnect(self, code: int) -> None:
-        if self.replay is not None:
-            self.replay.cancel()
-            # Collects the task's end, whether cancelled or failed on sending to the gone client.
-            await asyncio.gather(self.replay, return_exceptions=True)
+        tasks = [task for task in (self.replay, self.expiry) if task is not None]
+        for task in tasks:
+            task.cancel()
+        # Collects the tasks' ends, whether cancelled or failed on sending to the gone client.
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self.user is None:
             return
         logger.info(
@@ -158,6 +177,10 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
         else:
             await self._deliver(event)
 
+    async def credentials_changed(self, message: dict[str, Any]) -> None:
+        """The user's password, activity or account changed (`accounts.services`): check the token now."""
+        await self._reauthenticate()
+
     # --- Replay ------------------------------------------------------------------------------------
 
     async def _replay(self, after_seq: int) -> None:
@@ -203,10 +226,17 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
             return
         if event["project"] not in self.subscribed and not self._about_own_membership(event):
             return
+        if not await self._still_authenticated():
+            return
         await self._send({"type": "event", "event": event})
         self.recently_sent[seq] = None
         if len(self.recently_sent) > RECENTLY_SENT_LIMIT:
             del self.recently_sent[next(iter(self.recently_sent))]
+        if event["type"] == EventType.PROJECT_DELETED:
+            # Forgotten here, once sent: a re-read of the memberships (which no longer hold the
+            # project) made before the send would have dropped the event for the project's members.
+            self.member_of.discard(event["project"])
+            await self._leave(event["project"])
 
     def _about_own_membership(self, event: dict[str, Any]) -> bool:
         """Whether the event adds or removes this user: sent to them even as they leave the project."""
@@ -233,7 +263,43 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
             self.subscribed.discard(project)
             await self.channel_layer.group_discard(project_group(project), self.channel_name)
 
+    # --- Authentication ----------------------------------------------------------------------------
+
+    async def _still_authenticated(self) -> bool:
+        """Whether the token still authenticates; asked of the database once the last check is old."""
+        if self.closing:
+            return False
+        if time.monotonic() - self.authenticated_at < REAUTHENTICATE_AFTER_SECONDS:
+            return True
+        return await self._reauthenticate()
+
+    async def _reauthenticate(self) -> bool:
+        """Check the token as on connect (password, activity, account); close the connection if refused."""
+        if await database_sync_to_async(credentials_from_token)(self.token) is None:
+            await self._close_unauthenticated("credentials changed")
+            return False
+        self.authenticated_at = time.monotonic()
+        return True
+
+    async def _close_at(self, expires_at: float) -> None:
+        """Close the connection when its token expires (its `exp`, a wall-clock time)."""
+        await asyncio.sleep(expires_at - time.time())
+        await self._close_unauthenticated("token expired")
+
+    async def _close_unauthenticated(self, reason: str) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        await self.close(code=CLOSE_UNAUTHENTICATED)
+        assert self.user is not None
+        logger.info(
+            "websocket closed",
+            extra={"fields": {"user": str(self.user.pk), "reason": reason, "channel": self.channel_name}},
+        )
+
     async def _send(self, payload: dict[str, Any]) -> None:
+        if self.closing:  # a message handled after the close: the server refuses sends past it
+            return
         await self.send(text_data=json.dumps(payload))
 
     async def _send_error(self, code: str, detail: str) -> None:

@@ -105,14 +105,24 @@ class CommentAdmin(admin.ModelAdmin):
 class EventAdmin(admin.ModelAdmin):
     """The history is written by services only; the admin shows it and never changes it."""
 
-    list_display = ["seq", "type", "project", "on_ticket", "actor", "at"]
+    list_display = ["seq", "type", "of_project", "on_ticket", "actor", "at"]
     list_filter = ["type", "project"]
     search_fields = ["=ticket", "type", "actor__email"]
-    list_select_related = ["project", "actor"]
+    list_select_related = ["actor"]
     ordering = ["-seq"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Event]:
+        # Not select_related: its inner join would hide `project.deleted`, whose project is gone.
+        return super().get_queryset(request).prefetch_related("project")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in Event._meta.fields]
+
+    @admin.display(description="project")
+    def of_project(self, event: Event) -> str:
+        if event.project is None:  # project.deleted: the project is named in the event's data
+            return str(event.data.get("key", event.project_id))
+        return str(event.project)
 
     @admin.display(description="ticket")
     def on_ticket(self, event: Event) -> str:

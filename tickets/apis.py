@@ -129,7 +129,10 @@ class ProjectViewSet(HoplaViewSet):
         return Response(ProjectSerializer(updated).data)
 
     def destroy(self, request: Request, project: str) -> Response:
-        project_services.project_delete(project=self.project_for(project, Role.ADMIN, "delete the project"))
+        project_services.project_delete(
+            project=self.project_for(project, Role.ADMIN, "delete the project"),
+            actor=request.user,  # type: ignore[arg-type]
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

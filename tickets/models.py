@@ -227,6 +227,7 @@ class EventType(models.TextChoices):
     MEMBER_UPDATED = "member.updated"
     MEMBER_REMOVED = "member.removed"
     PROJECT_UPDATED = "project.updated"
+    PROJECT_DELETED = "project.deleted"
 
 
 class Event(models.Model):
@@ -235,7 +236,11 @@ class Event(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     seq = models.BigIntegerField(unique=True, editable=False)
     type = models.CharField(max_length=32, choices=EventType.choices)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="events", db_index=False)
+    # Deleting a project deletes its events (the ORM cascades), and then writes `project.deleted`,
+    # which must outlive its project: so no database constraint (tickets.services.projects).
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="events", db_index=False, db_constraint=False
+    )
     # A plain id, not a foreign key: the history of a ticket outlives the ticket (ticket.deleted).
     ticket = models.UUIDField(null=True, blank=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")

@@ -15,11 +15,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import connection
 from rest_framework_simplejwt.tokens import AccessToken
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 ROOT = Path(__file__).resolve().parents[2]
 # How long anything that should happen at once may take before the test fails.
@@ -176,3 +178,31 @@ async def receive(stream: ClientConnection) -> dict[str, Any]:
 
 async def send(stream: ClientConnection, message: Any) -> None:
     await stream.send(message if isinstance(message, str) else json.dumps(message))
+
+
+async def connected(server: ServerProcess, user: Any) -> ClientConnection:
+    """An open stream for `user`, past its hello."""
+    stream = await open_stream(server, token_for(user))
+    assert (await receive(stream))["type"] == "hello"
+    return stream
+
+
+async def next_event(stream: ClientConnection) -> dict[str, Any]:
+    message = await receive(stream)
+    assert message["type"] == "event", message
+    return message["event"]
+
+
+async def round_trip(stream: ClientConnection) -> None:
+    """Ping and wait for the pong: everything the server sent before it has been received."""
+    await send(stream, {"action": "ping"})
+    assert await receive(stream) == {"type": "pong"}
+
+
+async def close_code(stream: ClientConnection, timeout: float = WAIT) -> int:
+    """The code the server closes the stream with; fails if a message comes first ("DID NOT RAISE"), or no
+    close comes within `timeout`."""
+    with pytest.raises(ConnectionClosed) as closed:
+        await asyncio.wait_for(stream.recv(), timeout)
+    assert closed.value.rcvd is not None, "the connection ended without a close frame"
+    return closed.value.rcvd.code

@@ -10,9 +10,11 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from accounts.models import User
 from accounts.tests.factories import UserFactory
 from hopla.asgi import application
 from realtime import consumers
+from realtime.authentication import credentials_from_token
 from realtime.origins import origin_validator
 from realtime.protocol import MAX_MESSAGE_CHARS
 from realtime.routing import websocket_urlpatterns
@@ -348,3 +350,34 @@ async def test_a_connection_that_goes_away_during_a_replay_ends_quietly(world, m
         await round_trip(member)
     release.set()
     assert not [record for record in caplog.records if record.exc_info]
+
+
+# --- Credentials --------------------------------------------------------------------------------
+
+
+@async_test
+async def test_a_connection_that_missed_the_announcement_checks_its_token_again_before_sending(world, monkeypatch):
+    """Redis was away when the account was deactivated: the next event the connection is about to send
+    makes it read the user again, once its last check is older than REAUTHENTICATE_AFTER_SECONDS."""
+    monkeypatch.setattr(consumers, "REAUTHENTICATE_AFTER_SECONDS", 0)
+    async with stream(token_for(world.member)) as member:
+        # An update() sends no signal: the connections are told nothing, as when the message is lost.
+        await database_sync_to_async(User.objects.filter(pk=world.member.pk).update)(is_active=False)
+        await create_ticket(world.ops, world.admin, "Not for a deactivated account")
+        assert await member.receive_output(WAIT) == {"type": "websocket.close", "code": 4401}
+
+
+@async_test
+async def test_within_the_interval_events_go_out_without_reading_the_user_again(world, monkeypatch):
+    checks = []
+
+    def counted(raw_token):
+        checks.append(raw_token)
+        return credentials_from_token(raw_token)
+
+    monkeypatch.setattr(consumers, "credentials_from_token", counted)
+    async with stream(token_for(world.member)) as member:
+        for title in ("One", "Two", "Three"):
+            await create_ticket(world.ops, world.admin, title)
+        assert [(await next_event(member))["data"]["title"] for _ in range(3)] == ["One", "Two", "Three"]
+    assert len(checks) == 1  # on connect

@@ -9,12 +9,15 @@ from websockets.exceptions import ConnectionClosed
 from realtime.tests.support import (
     WAIT,
     async_test,
+    connected,
     expired_token,
     http,
     http_async,
     inactive_user_token,
+    next_event,
     open_stream,
     receive,
+    round_trip,
     send,
     token_for,
 )
@@ -23,24 +26,6 @@ from tickets.models import Event
 pytestmark = pytest.mark.django_db(transaction=True)
 
 TICKETS = "/api/v1/tickets/"
-
-
-async def connected(server, user):
-    """An open stream for `user`, past its hello."""
-    stream = await open_stream(server, token_for(user))
-    assert (await receive(stream))["type"] == "hello"
-    return stream
-
-
-async def next_event(stream):
-    message = await receive(stream)
-    assert message["type"] == "event", message
-    return message["event"]
-
-
-async def round_trip(stream):
-    await send(stream, {"action": "ping"})
-    assert await receive(stream) == {"type": "pong"}
 
 
 async def create_ticket(server, user, project, title):
@@ -223,3 +208,50 @@ async def test_the_server_log_never_holds_a_token(server, world):
     log = server.log()
     assert "token=[redacted]" in log  # uvicorn logged the handshake...
     assert token not in log  # ...without the JWT
+
+
+@async_test
+async def test_deleting_a_project_tells_its_members_sockets_which_forget_it_and_no_one_else(server, world):
+    admin, member, outsider = [await connected(server, user) for user in (world.admin, world.member, world.outsider)]
+    try:
+        await http_async(server, "DELETE", f"/api/v1/projects/{world.ops.pk}/", token=token_for(world.admin))
+        for stream in (admin, member):
+            deleted = await next_event(stream)
+            assert (deleted["type"], deleted["project"], deleted["data"]["key"]) == (
+                "project.deleted",
+                str(world.ops.pk),
+                "OPS",
+            )
+            assert deleted["actor"]["id"] == str(world.admin.pk)
+        # Published after the deletion, so delivered after it, had the outsider been sent that one.
+        await create_ticket(server, world.outsider, "OUT", "Barrier")
+        assert (await next_event(outsider))["data"]["title"] == "Barrier"
+        # The member's connection no longer counts the project among its own.
+        await send(member, {"action": "subscribe", "project": str(world.ops.pk)})
+        assert (await receive(member))["code"] == "project_not_found"
+        await round_trip(admin)  # and nothing else came
+    finally:
+        for stream in (admin, member, outsider):
+            await stream.close()
+
+
+@async_test
+async def test_resume_after_a_project_was_deleted_replays_the_remaining_projects(server, world):
+    member = await connected(server, world.member)
+    await create_ticket(server, world.admin, "OPS", "Gone with the project")
+    last_seen = (await next_event(member))["seq"]
+    await member.close()
+    await create_ticket(server, world.member, "MINE", "Kept")
+    await http_async(server, "DELETE", f"/api/v1/projects/{world.ops.pk}/", token=token_for(world.admin))
+
+    member = await open_stream(server, token_for(world.member))
+    try:
+        assert (await receive(member))["projects"] == [str(world.member_side.pk)]
+        await send(member, {"action": "resume", "after_seq": last_seen})
+        replayed = await next_event(member)
+        assert (replayed["type"], replayed["data"]["title"]) == ("ticket.created", "Kept")
+        await round_trip(member)  # nothing else: the project's history, deletion included, is not replayed
+        await create_ticket(server, world.member, "MINE", "Live")
+        assert (await next_event(member))["data"]["title"] == "Live"
+    finally:
+        await member.close()

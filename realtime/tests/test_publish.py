@@ -14,11 +14,11 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
+from hopla import channel_groups
 from realtime.layers import RedisPubSubChannelLayer
 from realtime.tests.support import WAIT, async_test
 from tickets.models import Event
-from tickets.services import event_publishing
-from tickets.services.event_sweep import events_republish
+from tickets.services import event_publishing, event_sweep
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,8 +57,8 @@ def refused_redis() -> str:
 def test_a_failed_publish_is_logged_and_the_request_still_succeeds(
     layer, world_client, monkeypatch, caplog, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr(event_publishing, "get_channel_layer", lambda: layer)
-    monkeypatch.setattr(event_publishing, "_PUBLISH_TIMEOUT_SECONDS", 0.05)
+    monkeypatch.setattr(channel_groups, "get_channel_layer", lambda: layer)
+    monkeypatch.setattr(channel_groups, "_SEND_TIMEOUT_SECONDS", 0.05)
     with caplog.at_level(logging.ERROR, logger="hopla.events"), django_capture_on_commit_callbacks(execute=True):
         response = world_client.post(TICKETS, {"project": "OPS", "title": "Still saved"}, format="json")
     assert response.status_code == 201
@@ -77,7 +77,7 @@ def test_a_published_event_is_marked_soon_and_the_sweep_leaves_it_alone(world_cl
         assert time.monotonic() < deadline, "the published mark was never written"
         time.sleep(0.05)
     Event.objects.update(at=timezone.now() - timedelta(seconds=30))  # old enough for the sweep
-    assert events_republish() == 0
+    assert event_sweep.events_republish() == 0
 
 
 def test_membership_changes_also_go_to_the_members_own_group(world_client, world, monkeypatch):
@@ -87,7 +87,7 @@ def test_membership_changes_also_go_to_the_members_own_group(world_client, world
         async def group_send(self, group, message):
             sent.append((group, message["event"]["type"]))
 
-    monkeypatch.setattr(event_publishing, "get_channel_layer", RecordingLayer)
+    monkeypatch.setattr(channel_groups, "get_channel_layer", RecordingLayer)
     event = Event.objects.create(seq=1, type="member.removed", project=world.ops, data={"user": {"id": "u-1"}})
     event_publishing.event_publish(event)
     assert sent == [(f"project.{world.ops.pk}", "member.removed"), ("user.u-1", "member.removed")]
@@ -102,7 +102,7 @@ def test_the_blocking_publish_of_a_redis_that_is_down_or_stalled_never_fails_the
     redis_url, request, world_client, monkeypatch, caplog, django_capture_on_commit_callbacks
 ):
     layer = _hopla_layer(request.getfixturevalue(redis_url), publish_timeout_seconds=0.2)
-    monkeypatch.setattr(event_publishing, "get_channel_layer", lambda: layer)
+    monkeypatch.setattr(channel_groups, "get_channel_layer", lambda: layer)
     with caplog.at_level(logging.ERROR, logger="hopla.events"), django_capture_on_commit_callbacks(execute=True):
         response = world_client.post(TICKETS, {"project": "OPS", "title": "Still saved"}, format="json")
     assert response.status_code == 201

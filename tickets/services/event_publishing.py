@@ -1,6 +1,5 @@
 """Event publishing: a committed event pushed to its channel-layer groups, then marked for the sweep."""
 
-import asyncio
 import atexit
 import logging
 import threading
@@ -8,33 +7,19 @@ import time
 from functools import partial
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import BaseChannelLayer, get_channel_layer
 from django.db import connection, transaction
 from django.utils import timezone
 
 from hopla.api.renderers import as_json_types
+from hopla.channel_groups import groups_send, project_group, user_group
 from tickets.models import Event, EventType
 from tickets.serializers import EventSerializer
 
 logger = logging.getLogger("hopla.events")
 
 
-def project_group(project_id: Any) -> str:
-    """The channel-layer group that receives every event of one project."""
-    return f"project.{project_id}"
-
-
-def user_group(user_id: Any) -> str:
-    """The channel-layer group of one user's connections: told when the user joins or leaves a project."""
-    return f"user.{user_id}"
-
-
 # A user who joins a project is not yet in its group, so these events also go to the user's own group.
 _MEMBERSHIP_CHANGES = {EventType.MEMBER_ADDED, EventType.MEMBER_REMOVED}
-# A stalled Redis must not hold the request that made the change for long (hopla's Redis layer
-# bounds its blocking send with its own `publish_timeout_seconds`, 2 s too).
-_PUBLISH_TIMEOUT_SECONDS = 2.0
 
 
 def event_publish_on_commit(event: Event) -> None:
@@ -52,23 +37,14 @@ def event_publish(event: Event) -> bool:
     the row is the truth; an event the layer did not take is pushed again by `events_republish` (the
     worker's sweep), and a client that was away gets it back with `resume`."""
     try:
-        layer = get_channel_layer()
-        if layer is None:
-            return False
+        # The project's group first, so that a consumer joining it on the user's copy gets no second one.
         groups = [project_group(event.project_id)]
         if event.type in _MEMBERSHIP_CHANGES:
             groups.append(user_group(event.data["user"]["id"]))
-        message = {"type": "event.message", "event": event_payload(event)}
-        send_blocking = getattr(layer, "group_send_blocking", None)  # hopla's Redis layer (realtime/layers.py)
-        if send_blocking is None:
-            async_to_sync(_group_send_all)(layer, groups, message)
-        else:
-            for group in groups:  # the project's group first, as in _group_send_all
-                send_blocking(group, message)
+        return groups_send(groups, {"type": "event.message", "event": event_payload(event)})
     except Exception:
         logger.exception("event publish failed", extra={"fields": {"event": str(event.id), "seq": event.seq}})
         return False
-    return True
 
 
 def _publish_and_mark(event: Event) -> None:
@@ -129,10 +105,3 @@ class _PublishedMarks:
 
 _published_marks = _PublishedMarks()
 atexit.register(partial(_published_marks.flush, at_exit=True))
-
-
-async def _group_send_all(layer: BaseChannelLayer, groups: list[str], message: dict[str, Any]) -> None:
-    """Send in order: the project's group first, so a consumer joining it on the user's copy gets no second one."""
-    async with asyncio.timeout(_PUBLISH_TIMEOUT_SECONDS):
-        for group in groups:
-            await layer.group_send(group, message)

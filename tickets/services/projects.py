@@ -64,10 +64,17 @@ def project_update(*, project: Project, actor: User, data: dict[str, Any]) -> Pr
 
 
 @transaction.atomic
-def project_delete(*, project: Project) -> None:
-    """Deletes the project with its tickets, comments and history, and (after commit) its stored images."""
+def project_delete(*, project: Project, actor: User) -> None:
+    """Deletes the project with its tickets, comments and history, and (after commit) its stored images.
+
+    What stays is one event, `project.deleted`, written after the rest is gone: it tells the members'
+    open connections (which then forget the project) and whoever else reads the event table. The
+    project's other events go with it, as its tickets and comments do, whose content they repeat.
+    """
     image_ids = list(Image.objects.filter(ticket__project_id=project.pk).values_list("pk", flat=True))
+    data = _project_data(project)
     Project.objects.filter(pk=project.pk).delete()
+    event_record(type=EventType.PROJECT_DELETED, project_id=project.pk, actor=actor, data=data)
     images_destroy_after_commit(image_ids)
 
 

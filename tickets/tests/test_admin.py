@@ -57,3 +57,12 @@ def test_events_cannot_be_added_changed_or_deleted(staff_client):
     page = staff_client.get(f"/admin/tickets/event/{event.pk}/change/")
     assert page.status_code == 200
     assert b'name="_save"' not in page.content
+
+
+def test_the_event_log_shows_the_event_a_deleted_project_left(staff_client, team):
+    assert team.client("admin").delete(f"/api/v1/projects/{team.project.pk}/").status_code == 204
+    event = Event.objects.get(type="project.deleted")
+    listing = staff_client.get("/admin/tickets/event/")
+    assert listing.status_code == 200
+    assert f"/admin/tickets/event/{event.pk}/change/".encode() in listing.content
+    assert staff_client.get(f"/admin/tickets/event/{event.pk}/change/").status_code == 200

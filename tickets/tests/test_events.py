@@ -8,8 +8,8 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
+from hopla.channel_groups import project_group
 from tickets.models import Event, EventCounter, Priority, Project
-from tickets.services.event_publishing import project_group
 from tickets.services.event_sweep import events_republish
 from tickets.services.tickets import ticket_update
 from tickets.tests.factories import MembershipFactory, ProjectFactory, TicketFactory
@@ -138,9 +138,12 @@ def test_event_numbers_are_never_reused_once_their_events_are_deleted(team):
     highest = Event.objects.latest("seq").seq
     assert admin.delete("/api/v1/projects/GONE/").status_code == 204
     assert not Project.objects.filter(key="GONE").exists()
-    assert Event.objects.filter(seq__gte=highest - 1).count() == 0  # its events went with it
+    # Its events went with it; the one that says so came next.
+    assert list(Event.objects.filter(seq__gte=highest - 1).values_list("type", "seq")) == [
+        ("project.deleted", highest + 1)
+    ]
     assert admin.post(TICKETS, {"project": "OPS", "title": "After"}, format="json").status_code == 201
-    assert Event.objects.latest("seq").seq == highest + 1
+    assert Event.objects.latest("seq").seq == highest + 2
 
 
 def test_no_event_survives_a_rolled_back_transaction(team):
@@ -177,6 +180,19 @@ def test_history_lists_the_tickets_events_oldest_first(team):
     assert body["results"][1]["changes"] == {"status": ["open", "in_progress"]}
 
 
+def _swept_to_the_projects_group(project_id) -> dict:
+    """What the sweep publishes to the project's group, as a member's connection would receive it."""
+    layer = get_channel_layer()
+
+    async def listen_then_sweep() -> dict:
+        channel = await layer.new_channel()
+        await layer.group_add(project_group(project_id), channel)
+        assert await sync_to_async(events_republish)() == 1
+        return await layer.receive(channel)
+
+    return async_to_sync(listen_then_sweep)()
+
+
 def test_an_event_the_channel_layer_never_took_is_published_again(team):
     client = team.client("member")
     client.post(TICKETS, {"project": "OPS", "title": "Published while Redis was away"}, format="json")
@@ -184,16 +200,15 @@ def test_an_event_the_channel_layer_never_took_is_published_again(team):
     assert event.published_at is None  # its on-commit publish never ran (the test's transaction)
     Event.objects.filter(pk=event.pk).update(at=timezone.now() - timedelta(seconds=30))
 
-    layer = get_channel_layer()
-
-    async def listen_then_sweep() -> dict:
-        channel = await layer.new_channel()
-        await layer.group_add(project_group(team.project.id), channel)
-        assert await sync_to_async(events_republish)() == 1
-        return await layer.receive(channel)
-
-    message = async_to_sync(listen_then_sweep)()
+    message = _swept_to_the_projects_group(team.project.id)
     assert message["event"]["seq"] == event.seq
     event.refresh_from_db()
     assert event.published_at is not None
     assert events_republish() == 0  # published once
+
+
+def test_the_event_a_deleted_project_left_is_published_again_like_any_other(team):
+    assert team.client("admin").delete(f"/api/v1/projects/{team.project.id}/").status_code == 204
+    Event.objects.update(at=timezone.now() - timedelta(seconds=30))
+    message = _swept_to_the_projects_group(team.project.id)
+    assert (message["event"]["type"], message["event"]["project"]) == ("project.deleted", str(team.project.id))

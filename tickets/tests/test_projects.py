@@ -81,6 +81,24 @@ def test_admin_deletes_the_project_with_everything_in_it(team):
     assert team.client("admin").get(f"{PROJECTS}{team.project.id}/").status_code == 404
 
 
+def test_a_deleted_projects_history_goes_with_it_but_one_project_deleted_event_stays(team):
+    admin = team.client("admin")
+    admin.patch(f"{PROJECTS}{team.project.id}/", {"name": "Ops team"}, format="json")
+    ticket = admin.post("/api/v1/tickets/", {"project": "OPS", "title": "Gone too"}, format="json").json()
+    assert admin.delete(f"{PROJECTS}{team.project.id}/").status_code == 204
+    event = Event.objects.get()  # project.updated and ticket.created went with the project
+    assert (event.type, event.project_id, event.actor_id, event.ticket) == (
+        "project.deleted",
+        team.project.id,
+        team.admin.id,
+        None,
+    )
+    assert event.data["key"] == "OPS"
+    assert event.data["name"] == "Ops team"
+    assert "my_role" not in event.data  # sent to every member alike
+    assert admin.get(f"/api/v1/tickets/{ticket['id']}/history/").status_code == 404
+
+
 @pytest.mark.parametrize("reference", ["email", "id", "EMAIL"])
 def test_admin_adds_a_member_by_email_or_id(team, reference):
     newcomer = UserFactory()

@@ -12,13 +12,15 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ErrorDetail, NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import ErrorDetail, PermissionDenied, ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
-from hopla.api.conditional import version_etag
+from accounts.actor import ActorMixin
+from hopla.api.conditional import if_match_version, version_etag
+from hopla.api.exceptions import ObjectNotFound
 from hopla.api.pagination import CursorOrLimitOffsetPagination
 from tickets import selectors
 from tickets.filters import TicketFilter
@@ -52,8 +54,9 @@ IF_MATCH = OpenApiParameter(
 )
 
 
-class HoplaViewSet(viewsets.GenericViewSet):
-    """Resolves projects and tickets through the selectors (404 for outsiders, 403 below the role).
+class HoplaViewSet(ActorMixin, viewsets.GenericViewSet):
+    """Resolves projects and tickets through the selectors (404 for outsiders, 403 below the role);
+    `actor` is the signed-in user.
 
     No PUT anywhere: writes are partial (PATCH).
     """
@@ -62,7 +65,7 @@ class HoplaViewSet(viewsets.GenericViewSet):
 
     def project_for(self, reference: str, minimum_role: Role = Role.VIEWER, action: str = "") -> Project:
         return selectors.project_get(
-            user=self.request.user,  # type: ignore[arg-type]
+            user=self.actor,
             reference=reference,
             minimum_role=minimum_role,
             action=action,
@@ -70,7 +73,7 @@ class HoplaViewSet(viewsets.GenericViewSet):
 
     def ticket_for(self, reference: str, minimum_role: Role = Role.VIEWER, action: str = "") -> Ticket:
         return selectors.ticket_get(
-            user=self.request.user,  # type: ignore[arg-type]
+            user=self.actor,
             reference=reference,
             minimum_role=minimum_role,
             action=action,
@@ -109,13 +112,13 @@ class ProjectViewSet(HoplaViewSet):
     lookup_url_kwarg = "project"
 
     def list(self, request: Request) -> Response:
-        projects = selectors.project_list(user=request.user).select_related("created_by")  # type: ignore[arg-type]
+        projects = selectors.project_list(user=self.actor).select_related("created_by")
         return self.paginated(projects, ProjectSerializer)
 
     def create(self, request: Request) -> Response:
         serializer = ProjectCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        project = project_services.project_create(actor=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        project = project_services.project_create(actor=self.actor, **serializer.validated_data)
         return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, project: str) -> Response:
@@ -125,7 +128,7 @@ class ProjectViewSet(HoplaViewSet):
         instance = self.project_for(project, Role.ADMIN, "edit the project")
         serializer = ProjectUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        updated = project_services.project_update(project=instance, actor=request.user, data=serializer.validated_data)  # type: ignore[arg-type]
+        updated = project_services.project_update(project=instance, actor=self.actor, data=serializer.validated_data)
         return Response(ProjectSerializer(updated).data)
 
     def destroy(self, request: Request, project: str) -> Response:
@@ -157,7 +160,7 @@ class MemberViewSet(HoplaViewSet):
         instance = self.project_for(project, Role.ADMIN, "add members")
         serializer = MemberAddSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        membership = project_services.member_add(project=instance, actor=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        membership = project_services.member_add(project=instance, actor=self.actor, **serializer.validated_data)
         return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, project: str, user_id: str) -> Response:
@@ -172,7 +175,7 @@ class MemberViewSet(HoplaViewSet):
         serializer.is_valid(raise_exception=True)
         updated = project_services.member_update(
             project=instance,
-            actor=request.user,  # type: ignore[arg-type]
+            actor=self.actor,
             membership=membership,
             role=serializer.validated_data["role"],
         )
@@ -181,9 +184,10 @@ class MemberViewSet(HoplaViewSet):
     def destroy(self, request: Request, project: str, user_id: str) -> Response:
         instance = self.project_for(project)
         membership = selectors.member_get(project=instance, user_id=user_id)
-        if membership.user_id != request.user.pk:  # anyone may leave; removing others is for admins
-            selectors.require_role(instance.my_role, Role.ADMIN, "remove other members")  # type: ignore[attr-defined]
-        project_services.member_remove(project=instance, actor=request.user, membership=membership)  # type: ignore[arg-type]
+        selectors.require_owner_or_admin(  # anyone may leave; removing others is for admins
+            user=self.actor, owner_id=membership.user_id, scope=instance, action="remove other members"
+        )
+        project_services.member_remove(project=instance, actor=self.actor, membership=membership)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -212,7 +216,7 @@ class TicketViewSet(HoplaViewSet):
     lookup_url_kwarg = "ticket"
 
     def get_queryset(self) -> QuerySet[Ticket]:
-        return selectors.ticket_list(user=self.request.user)  # type: ignore[arg-type]
+        return selectors.ticket_list(user=self.actor)
 
     def list(self, request: Request) -> Response:
         tickets = self.filter_queryset(self.get_queryset())
@@ -220,7 +224,7 @@ class TicketViewSet(HoplaViewSet):
         return self.paginated(
             tickets,
             TicketSerializer,
-            count=lambda: selectors.ticket_count(user=request.user, tickets=tickets, filtered=filtered),  # type: ignore[arg-type]
+            count=lambda: selectors.ticket_count(user=self.actor, tickets=tickets, filtered=filtered),
         )
 
     def create(self, request: Request) -> Response:
@@ -231,10 +235,10 @@ class TicketViewSet(HoplaViewSet):
             # The service resolves and checks the project in the statement that numbers the ticket.
             ticket, body = ticket_services.ticket_create(
                 project_reference=fields.pop("project"),
-                actor=request.user,  # type: ignore[arg-type]
+                actor=self.actor,
                 **fields,
             )
-        except NotFound as error:  # a body reference to a project the user cannot see: 400 on the field
+        except ObjectNotFound as error:  # a body reference to a project the user cannot see: 400 on the field
             raise ValidationError(
                 {"project": [ErrorDetail("No such project among yours.", code="does_not_exist")]}
             ) from error
@@ -250,15 +254,19 @@ class TicketViewSet(HoplaViewSet):
         serializer.is_valid(raise_exception=True)
         updated, body = ticket_services.ticket_update(
             ticket=instance,
-            actor=request.user,  # type: ignore[arg-type]
+            actor=self.actor,
             data=dict(serializer.validated_data),
-            if_match=request.headers.get("If-Match"),
+            expected_version=if_match_version(request.headers.get("If-Match"), read_version=instance.version),
         )
         return _with_etag(Response(body), updated)
 
     def destroy(self, request: Request, ticket: str) -> Response:
         instance = self.ticket_for(ticket, Role.ADMIN, "delete tickets")
-        ticket_services.ticket_delete(ticket=instance, actor=request.user, if_match=request.headers.get("If-Match"))  # type: ignore[arg-type]
+        ticket_services.ticket_delete(
+            ticket=instance,
+            actor=self.actor,
+            expected_version=if_match_version(request.headers.get("If-Match"), read_version=instance.version),
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @action(detail=True, methods=["get"], filterset_class=None)
@@ -286,7 +294,7 @@ class CommentViewSet(HoplaViewSet):
         instance = self.ticket_for(ticket, Role.MEMBER, "comment")
         serializer = CommentSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        comment = comment_services.comment_create(ticket=instance, author=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        comment = comment_services.comment_create(ticket=instance, author=self.actor, **serializer.validated_data)
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, ticket: str, comment_id: str) -> Response:
@@ -297,20 +305,21 @@ class CommentViewSet(HoplaViewSet):
     def partial_update(self, request: Request, ticket: str, comment_id: str) -> Response:
         instance = self.ticket_for(ticket, Role.MEMBER, "edit comments")
         comment = selectors.comment_get(ticket=instance, comment_id=comment_id)
-        if comment.author_id != request.user.pk:
+        if comment.author_id != self.actor.pk:
             raise _not_author("edit")
         serializer = CommentSerializer(comment, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         body = serializer.validated_data.get("body", comment.body)
-        updated = comment_services.comment_update(comment=comment, actor=request.user, body=body)  # type: ignore[arg-type]
+        updated = comment_services.comment_update(comment=comment, actor=self.actor, body=body)
         return Response(CommentSerializer(updated).data)
 
     def destroy(self, request: Request, ticket: str, comment_id: str) -> Response:
         instance = self.ticket_for(ticket, Role.MEMBER, "delete comments")
         comment = selectors.comment_get(ticket=instance, comment_id=comment_id)
-        if comment.author_id != request.user.pk:
-            selectors.require_role(instance.my_role, Role.ADMIN, "delete other people's comments")  # type: ignore[attr-defined]
-        comment_services.comment_delete(comment=comment, actor=request.user)  # type: ignore[arg-type]
+        selectors.require_owner_or_admin(
+            user=self.actor, owner_id=comment.author_id, scope=instance, action="delete other people's comments"
+        )
+        comment_services.comment_delete(comment=comment, actor=self.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -346,7 +355,7 @@ class ImageViewSet(HoplaViewSet):
         valid = validate_image_upload(upload)
         image = image_services.image_upload(
             ticket=instance,
-            uploader=request.user,  # type: ignore[arg-type]
+            uploader=self.actor,
             upload=valid,
             filename=clean_filename(upload.name if upload else ""),
         )
@@ -359,9 +368,10 @@ class ImageViewSet(HoplaViewSet):
     def destroy(self, request: Request, ticket: str, image_id: str) -> Response:
         instance = self.ticket_for(ticket, Role.MEMBER, "delete images")
         image = selectors.image_get(ticket=instance, image_id=image_id)
-        if image.uploaded_by_id != request.user.pk:
-            selectors.require_role(instance.my_role, Role.ADMIN, "delete other people's images")  # type: ignore[attr-defined]
-        image_services.image_delete(image=image, actor=request.user)  # type: ignore[arg-type]
+        selectors.require_owner_or_admin(
+            user=self.actor, owner_id=image.uploaded_by_id, scope=instance, action="delete other people's images"
+        )
+        image_services.image_delete(image=image, actor=self.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

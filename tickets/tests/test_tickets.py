@@ -2,7 +2,9 @@
 
 import pytest
 
+from hopla.api.exceptions import StaleVersion
 from tickets.models import Status, Ticket
+from tickets.services.tickets import ticket_delete, ticket_update
 from tickets.tests.factories import TicketFactory
 from tickets.workflow import ALLOWED_TRANSITIONS
 
@@ -129,6 +131,20 @@ def test_the_assignee_must_be_a_member_of_the_project(team):
     response = create(team.client("member"), assignee=str(team.outsider.id))
     assert response.status_code == 400
     assert response.json()["errors"]["assignee"][0]["code"] == "not_a_member"
+
+
+def test_the_services_take_the_expected_version_not_the_header(team):
+    """The view turns If-Match into `expected_version`; the service compares it under the row lock."""
+    ticket = TicketFactory(project=team.project, reporter=team.member)
+    with pytest.raises(StaleVersion) as stale:
+        ticket_update(ticket=ticket, actor=team.member, data={"title": "New"}, expected_version=2)
+    assert stale.value.extra == {"version": 1}
+    updated, body = ticket_update(ticket=ticket, actor=team.member, data={"title": "New"}, expected_version=1)
+    assert (updated.version, body["title"]) == (2, "New")
+    with pytest.raises(StaleVersion):
+        ticket_delete(ticket=ticket, actor=team.admin, expected_version=1)
+    ticket_delete(ticket=ticket, actor=team.admin, expected_version=None)
+    assert not Ticket.objects.exists()
 
 
 def test_get_by_uuid_or_key_in_any_case(team):

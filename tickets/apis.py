@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ErrorDetail, PermissionDenied, ValidationError
@@ -198,7 +198,29 @@ def _with_etag(response: Response, ticket: Ticket) -> Response:
 
 @extend_schema_view(
     list=extend_schema(summary="Tickets of all your projects, filtered and ordered"),
-    create=extend_schema(request=TicketCreateSerializer, responses={201: TicketSerializer}, summary="Create a ticket"),
+    create=extend_schema(
+        request=TicketCreateSerializer,
+        responses={201: TicketSerializer},
+        summary="Create a ticket (it starts open)",
+        examples=[
+            OpenApiExample(
+                "Assigned to yourself",
+                value={"project": "OPS", "title": "Printer on fire", "priority": "urgent", "assignee": "me"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Assigned by email, with labels and a due date",
+                value={
+                    "project": "OPS",
+                    "title": "Replace the toner",
+                    "labels": ["hardware"],
+                    "assignee": "ann@example.com",
+                    "due_date": "2031-01-31",
+                },
+                request_only=True,
+            ),
+        ],
+    ),
     retrieve=extend_schema(summary="A ticket, by id or key (OPS-12); answers an ETag"),
     partial_update=extend_schema(
         request=TicketUpdateSerializer, parameters=[IF_MATCH], summary="Edit a ticket or move its status"
@@ -228,7 +250,7 @@ class TicketViewSet(HoplaViewSet):
         )
 
     def create(self, request: Request) -> Response:
-        serializer = TicketCreateSerializer(data=request.data)
+        serializer = TicketCreateSerializer(data=request.data, context={"actor": self.actor})
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
         try:
@@ -250,7 +272,7 @@ class TicketViewSet(HoplaViewSet):
 
     def partial_update(self, request: Request, ticket: str) -> Response:
         instance = self.ticket_for(ticket, Role.MEMBER, "edit tickets")
-        serializer = TicketUpdateSerializer(data=request.data, partial=True)
+        serializer = TicketUpdateSerializer(data=request.data, partial=True, context={"actor": self.actor})
         serializer.is_valid(raise_exception=True)
         updated, body = ticket_services.ticket_update(
             ticket=instance,

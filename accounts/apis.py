@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import services
+from accounts.actor import ActorMixin
 from accounts.models import User
 from accounts.serializers import (
     PasswordChangeSerializer,
@@ -60,7 +61,7 @@ class RefreshApi(TokenRefreshView):
         return super().post(request, *args, **kwargs)
 
 
-class LogoutApi(APIView):
+class LogoutApi(ActorMixin, APIView):
     @extend_schema(
         request=RefreshTokenSerializer,
         responses={204: None},
@@ -70,25 +71,25 @@ class LogoutApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = RefreshTokenSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.user_logout(user=request.user, refresh=serializer.validated_data["refresh"])  # type: ignore[arg-type]
+        services.user_logout(user=self.actor, refresh=serializer.validated_data["refresh"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 @extend_schema_view(get=extend_schema(summary="Your profile"), patch=extend_schema(summary="Edit your name"))
 @extend_schema(tags=["auth"])
-class MeApi(generics.RetrieveUpdateAPIView):
+class MeApi(ActorMixin, generics.RetrieveUpdateAPIView):
     serializer_class = UserSerializer
     http_method_names = ["get", "patch", "head", "options"]
 
     def get_object(self) -> User:
-        return self.request.user  # type: ignore[return-value]
+        return self.actor
 
     def perform_update(self, serializer: UserSerializer) -> None:  # type: ignore[override]
         user = self.get_object()
         services.user_update_profile(user=user, full_name=serializer.validated_data.get("full_name", user.full_name))
 
 
-class PasswordChangeApi(APIView):
+class PasswordChangeApi(ActorMixin, APIView):
     @extend_schema(
         request=PasswordChangeSerializer,
         responses={204: None},
@@ -98,7 +99,7 @@ class PasswordChangeApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = PasswordChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.user_change_password(user=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        services.user_change_password(user=self.actor, **serializer.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -10,12 +10,12 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
-from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User, normalize_email
+from hopla.api.exceptions import InvalidField
 from hopla.channel_groups import CREDENTIALS_CHANGED, groups_send, user_group
 from hopla.jobs import enqueue
 
@@ -29,14 +29,8 @@ def _validate_new_password(*, field: str, password: str, user: User) -> None:
     try:
         password_validation.validate_password(password, user=user)
     except DjangoValidationError as error:
-        raise ValidationError(
-            {
-                field: [
-                    ErrorDetail(message, code=item.code or "invalid")
-                    for item in error.error_list
-                    for message in item.messages
-                ]
-            }
+        raise InvalidField(
+            field, *[(message, item.code or "invalid") for item in error.error_list for message in item.messages]
         ) from error
 
 
@@ -45,14 +39,14 @@ def user_register(*, email: str, password: str, full_name: str) -> User:
     email = normalize_email(email)
     user = User(email=email, full_name=full_name.strip())
     if User.objects.filter(email=email).exists():
-        raise ValidationError({"email": [ErrorDetail(DUPLICATE_EMAIL, code="unique")]})
+        raise InvalidField("email", (DUPLICATE_EMAIL, "unique"))
     _validate_new_password(field="password", password=password, user=user)
     user.set_password(password)
     try:
         with transaction.atomic():
             user.save(force_insert=True)
     except IntegrityError as error:  # a concurrent registration won the race for this email
-        raise ValidationError({"email": [ErrorDetail(DUPLICATE_EMAIL, code="unique")]}) from error
+        raise InvalidField("email", (DUPLICATE_EMAIL, "unique")) from error
     return user
 
 
@@ -65,7 +59,7 @@ def user_update_profile(*, user: User, full_name: str) -> User:
 @transaction.atomic
 def user_change_password(*, user: User, old_password: str, new_password: str) -> None:
     if not user.check_password(old_password):
-        raise ValidationError({"old_password": [ErrorDetail("The current password is wrong.", code="wrong_password")]})
+        raise InvalidField("old_password", ("The current password is wrong.", "wrong_password"))
     _validate_new_password(field="new_password", password=new_password, user=user)
     user.set_password(new_password)
     user.save(update_fields=["password"])
@@ -102,9 +96,9 @@ def user_logout(*, user: User, refresh: str) -> None:
     try:
         token = RefreshToken(refresh)  # type: ignore[arg-type]
     except TokenError as error:
-        raise ValidationError({"refresh": [ErrorDetail(str(error), code="token_not_valid")]}) from error
+        raise InvalidField("refresh", (str(error), "token_not_valid")) from error
     if str(token.get("user_id")) != str(user.pk):
-        raise ValidationError({"refresh": [ErrorDetail("This refresh token is not yours.", code="token_not_valid")]})
+        raise InvalidField("refresh", ("This refresh token is not yours.", "token_not_valid"))
     token.blacklist()
 
 
@@ -119,9 +113,7 @@ def password_reset_request(*, email: str) -> None:
 
 @transaction.atomic
 def password_reset_confirm(*, uid: str, token: str, new_password: str) -> None:
-    invalid = ValidationError(
-        {"token": [ErrorDetail("The reset link is invalid or has expired.", code="invalid_token")]}
-    )
+    invalid = InvalidField("token", ("The reset link is invalid or has expired.", "invalid_token"))
     try:
         user_id = force_str(urlsafe_base64_decode(uid))
         user = User.objects.get(pk=user_id, is_active=True)

@@ -9,16 +9,18 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ErrorDetail, NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import ErrorDetail, PermissionDenied, ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
-from hopla.api.conditional import version_etag
+from accounts.actor import ActorMixin
+from hopla.api.conditional import if_match_version, version_etag
+from hopla.api.exceptions import ObjectNotFound
 from hopla.api.pagination import CursorOrLimitOffsetPagination
 from tickets import selectors
 from tickets.filters import TicketFilter
@@ -52,8 +54,9 @@ IF_MATCH = OpenApiParameter(
 )
 
 
-class HoplaViewSet(viewsets.GenericViewSet):
-    """Resolves projects and tickets through the selectors (404 for outsiders, 403 below the role).
+class HoplaViewSet(ActorMixin, viewsets.GenericViewSet):
+    """Resolves projects and tickets through the selectors (404 for outsiders, 403 below the role);
+    `actor` is the signed-in user.
 
     No PUT anywhere: writes are partial (PATCH).
     """
@@ -62,7 +65,7 @@ class HoplaViewSet(viewsets.GenericViewSet):
 
     def project_for(self, reference: str, minimum_role: Role = Role.VIEWER, action: str = "") -> Project:
         return selectors.project_get(
-            user=self.request.user,  # type: ignore[arg-type]
+            user=self.actor,
             reference=reference,
             minimum_role=minimum_role,
             action=action,
@@ -70,7 +73,7 @@ class HoplaViewSet(viewsets.GenericViewSet):
 
     def ticket_for(self, reference: str, minimum_role: Role = Role.VIEWER, action: str = "") -> Ticket:
         return selectors.ticket_get(
-            user=self.request.user,  # type: ignore[arg-type]
+            user=self.actor,
             reference=reference,
             minimum_role=minimum_role,
             action=action,
@@ -109,13 +112,13 @@ class ProjectViewSet(HoplaViewSet):
     lookup_url_kwarg = "project"
 
     def list(self, request: Request) -> Response:
-        projects = selectors.project_list(user=request.user).select_related("created_by")  # type: ignore[arg-type]
+        projects = selectors.project_list(user=self.actor).select_related("created_by")
         return self.paginated(projects, ProjectSerializer)
 
     def create(self, request: Request) -> Response:
         serializer = ProjectCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        project = project_services.project_create(actor=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        project = project_services.project_create(actor=self.actor, **serializer.validated_data)
         return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, project: str) -> Response:
@@ -125,13 +128,13 @@ class ProjectViewSet(HoplaViewSet):
         instance = self.project_for(project, Role.ADMIN, "edit the project")
         serializer = ProjectUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        updated = project_services.project_update(project=instance, actor=request.user, data=serializer.validated_data)  # type: ignore[arg-type]
+        updated = project_services.project_update(project=instance, actor=self.actor, data=serializer.validated_data)
         return Response(ProjectSerializer(updated).data)
 
     def destroy(self, request: Request, project: str) -> Response:
         project_services.project_delete(
             project=self.project_for(project, Role.ADMIN, "delete the project"),
-            actor=request.user,  # type: ignore[arg-type]
+            actor=self.actor,
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -160,7 +163,7 @@ class MemberViewSet(HoplaViewSet):
         instance = self.project_for(project, Role.ADMIN, "add members")
         serializer = MemberAddSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        membership = project_services.member_add(project=instance, actor=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        membership = project_services.member_add(project=instance, actor=self.actor, **serializer.validated_data)
         return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, project: str, user_id: str) -> Response:
@@ -175,7 +178,7 @@ class MemberViewSet(HoplaViewSet):
         serializer.is_valid(raise_exception=True)
         updated = project_services.member_update(
             project=instance,
-            actor=request.user,  # type: ignore[arg-type]
+            actor=self.actor,
             membership=membership,
             role=serializer.validated_data["role"],
         )
@@ -184,9 +187,10 @@ class MemberViewSet(HoplaViewSet):
     def destroy(self, request: Request, project: str, user_id: str) -> Response:
         instance = self.project_for(project)
         membership = selectors.member_get(project=instance, user_id=user_id)
-        if membership.user_id != request.user.pk:  # anyone may leave; removing others is for admins
-            selectors.require_role(instance.my_role, Role.ADMIN, "remove other members")  # type: ignore[attr-defined]
-        project_services.member_remove(project=instance, actor=request.user, membership=membership)  # type: ignore[arg-type]
+        selectors.require_owner_or_admin(  # anyone may leave; removing others is for admins
+            user=self.actor, owner_id=membership.user_id, scope=instance, action="remove other members"
+        )
+        project_services.member_remove(project=instance, actor=self.actor, membership=membership)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -197,7 +201,29 @@ def _with_etag(response: Response, ticket: Ticket) -> Response:
 
 @extend_schema_view(
     list=extend_schema(summary="Tickets of all your projects, filtered and ordered"),
-    create=extend_schema(request=TicketCreateSerializer, responses={201: TicketSerializer}, summary="Create a ticket"),
+    create=extend_schema(
+        request=TicketCreateSerializer,
+        responses={201: TicketSerializer},
+        summary="Create a ticket (it starts open)",
+        examples=[
+            OpenApiExample(
+                "Assigned to yourself",
+                value={"project": "OPS", "title": "Printer on fire", "priority": "urgent", "assignee": "me"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Assigned by email, with labels and a due date",
+                value={
+                    "project": "OPS",
+                    "title": "Replace the toner",
+                    "labels": ["hardware"],
+                    "assignee": "ann@example.com",
+                    "due_date": "2031-01-31",
+                },
+                request_only=True,
+            ),
+        ],
+    ),
     retrieve=extend_schema(summary="A ticket, by id or key (OPS-12); answers an ETag"),
     partial_update=extend_schema(
         request=TicketUpdateSerializer, parameters=[IF_MATCH], summary="Edit a ticket or move its status"
@@ -215,7 +241,7 @@ class TicketViewSet(HoplaViewSet):
     lookup_url_kwarg = "ticket"
 
     def get_queryset(self) -> QuerySet[Ticket]:
-        return selectors.ticket_list(user=self.request.user)  # type: ignore[arg-type]
+        return selectors.ticket_list(user=self.actor)
 
     def list(self, request: Request) -> Response:
         tickets = self.filter_queryset(self.get_queryset())
@@ -223,21 +249,21 @@ class TicketViewSet(HoplaViewSet):
         return self.paginated(
             tickets,
             TicketSerializer,
-            count=lambda: selectors.ticket_count(user=request.user, tickets=tickets, filtered=filtered),  # type: ignore[arg-type]
+            count=lambda: selectors.ticket_count(user=self.actor, tickets=tickets, filtered=filtered),
         )
 
     def create(self, request: Request) -> Response:
-        serializer = TicketCreateSerializer(data=request.data)
+        serializer = TicketCreateSerializer(data=request.data, context={"actor": self.actor})
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
         try:
             # The service resolves and checks the project in the statement that numbers the ticket.
             ticket, body = ticket_services.ticket_create(
                 project_reference=fields.pop("project"),
-                actor=request.user,  # type: ignore[arg-type]
+                actor=self.actor,
                 **fields,
             )
-        except NotFound as error:  # a body reference to a project the user cannot see: 400 on the field
+        except ObjectNotFound as error:  # a body reference to a project the user cannot see: 400 on the field
             raise ValidationError(
                 {"project": [ErrorDetail("No such project among yours.", code="does_not_exist")]}
             ) from error
@@ -249,19 +275,23 @@ class TicketViewSet(HoplaViewSet):
 
     def partial_update(self, request: Request, ticket: str) -> Response:
         instance = self.ticket_for(ticket, Role.MEMBER, "edit tickets")
-        serializer = TicketUpdateSerializer(data=request.data, partial=True)
+        serializer = TicketUpdateSerializer(data=request.data, partial=True, context={"actor": self.actor})
         serializer.is_valid(raise_exception=True)
         updated, body = ticket_services.ticket_update(
             ticket=instance,
-            actor=request.user,  # type: ignore[arg-type]
+            actor=self.actor,
             data=dict(serializer.validated_data),
-            if_match=request.headers.get("If-Match"),
+            expected_version=if_match_version(request.headers.get("If-Match"), read_version=instance.version),
         )
         return _with_etag(Response(body), updated)
 
     def destroy(self, request: Request, ticket: str) -> Response:
         instance = self.ticket_for(ticket, Role.ADMIN, "delete tickets")
-        ticket_services.ticket_delete(ticket=instance, actor=request.user, if_match=request.headers.get("If-Match"))  # type: ignore[arg-type]
+        ticket_services.ticket_delete(
+            ticket=instance,
+            actor=self.actor,
+            expected_version=if_match_version(request.headers.get("If-Match"), read_version=instance.version),
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @action(detail=True, methods=["get"], filterset_class=None)
@@ -289,7 +319,7 @@ class CommentViewSet(HoplaViewSet):
         instance = self.ticket_for(ticket, Role.MEMBER, "comment")
         serializer = CommentSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        comment = comment_services.comment_create(ticket=instance, author=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        comment = comment_services.comment_create(ticket=instance, author=self.actor, **serializer.validated_data)
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, ticket: str, comment_id: str) -> Response:
@@ -300,20 +330,21 @@ class CommentViewSet(HoplaViewSet):
     def partial_update(self, request: Request, ticket: str, comment_id: str) -> Response:
         instance = self.ticket_for(ticket, Role.MEMBER, "edit comments")
         comment = selectors.comment_get(ticket=instance, comment_id=comment_id)
-        if comment.author_id != request.user.pk:
+        if comment.author_id != self.actor.pk:
             raise _not_author("edit")
         serializer = CommentSerializer(comment, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         body = serializer.validated_data.get("body", comment.body)
-        updated = comment_services.comment_update(comment=comment, actor=request.user, body=body)  # type: ignore[arg-type]
+        updated = comment_services.comment_update(comment=comment, actor=self.actor, body=body)
         return Response(CommentSerializer(updated).data)
 
     def destroy(self, request: Request, ticket: str, comment_id: str) -> Response:
         instance = self.ticket_for(ticket, Role.MEMBER, "delete comments")
         comment = selectors.comment_get(ticket=instance, comment_id=comment_id)
-        if comment.author_id != request.user.pk:
-            selectors.require_role(instance.my_role, Role.ADMIN, "delete other people's comments")  # type: ignore[attr-defined]
-        comment_services.comment_delete(comment=comment, actor=request.user)  # type: ignore[arg-type]
+        selectors.require_owner_or_admin(
+            user=self.actor, owner_id=comment.author_id, scope=instance, action="delete other people's comments"
+        )
+        comment_services.comment_delete(comment=comment, actor=self.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -349,7 +380,7 @@ class ImageViewSet(HoplaViewSet):
         valid = validate_image_upload(upload)
         image = image_services.image_upload(
             ticket=instance,
-            uploader=request.user,  # type: ignore[arg-type]
+            uploader=self.actor,
             upload=valid,
             filename=clean_filename(upload.name if upload else ""),
         )
@@ -362,9 +393,10 @@ class ImageViewSet(HoplaViewSet):
     def destroy(self, request: Request, ticket: str, image_id: str) -> Response:
         instance = self.ticket_for(ticket, Role.MEMBER, "delete images")
         image = selectors.image_get(ticket=instance, image_id=image_id)
-        if image.uploaded_by_id != request.user.pk:
-            selectors.require_role(instance.my_role, Role.ADMIN, "delete other people's images")  # type: ignore[attr-defined]
-        image_services.image_delete(image=image, actor=request.user)  # type: ignore[arg-type]
+        selectors.require_owner_or_admin(
+            user=self.actor, owner_id=image.uploaded_by_id, scope=instance, action="delete other people's images"
+        )
+        image_services.image_delete(image=image, actor=self.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -12,9 +12,9 @@ from django.db.models import Case, IntegerField, OuterRef, QuerySet, Subquery, S
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.db.models.sql.query import Query
-from rest_framework.exceptions import NotFound, PermissionDenied
 
 from accounts.models import User
+from hopla.api.exceptions import ActionForbidden, ObjectNotFound
 from hopla.compiled import CompiledQuery
 from tickets.models import (
     PROJECT_KEY_PATTERN,
@@ -47,7 +47,15 @@ def _role_of(user: User, project_column: str) -> Subquery:
 def require_role(role: str | None, minimum: Role, action: str) -> None:
     """403 unless `role` ranks at least `minimum`; callers have already hidden outsiders behind 404."""
     if role is None or ROLE_RANK[Role(role)] < ROLE_RANK[minimum]:
-        raise PermissionDenied(f"Only project {minimum.value}s and above can {action}; you are a {role}.")
+        raise ActionForbidden(f"Only project {minimum.value}s and above can {action}; you are a {role}.")
+
+
+def require_owner_or_admin(*, user: User, owner_id: Any, scope: Project | Ticket, action: str) -> None:
+    """Anyone may `action` what they own (their comment, image or membership); only the project's
+    admins may do it to someone else's: 403 for others. `scope` is the project or ticket as
+    `project_get` / `ticket_get` answered it, with the user's `my_role`."""
+    if owner_id != user.pk:
+        require_role(getattr(scope, "my_role", None), Role.ADMIN, action)
 
 
 def project_list(*, user: User) -> QuerySet[Project]:
@@ -69,7 +77,7 @@ def project_get(*, user: User, reference: Any, minimum_role: Role = Role.VIEWER,
     lookup = project_lookup(reference)
     project = project_list(user=user).filter(**lookup).first() if lookup else None
     if project is None:
-        raise NotFound("No such project.")
+        raise ObjectNotFound("No such project.")
     if minimum_role is not Role.VIEWER:
         require_role(getattr(project, "my_role", None), minimum_role, action)
     return project
@@ -83,7 +91,7 @@ def member_get(*, project: Project, user_id: Any) -> Membership:
     user_uuid = as_uuid(user_id)
     membership = member_list(project=project).filter(user_id=user_uuid).first() if user_uuid else None
     if membership is None:
-        raise NotFound("This user is not a member of the project.")
+        raise ObjectNotFound("This user is not a member of the project.")
     return membership
 
 
@@ -175,7 +183,7 @@ def ticket_get(*, user: User, reference: Any, minimum_role: Role = Role.VIEWER, 
     elif isinstance(reference, str) and TICKET_KEY.match(reference):
         lookup = {"key": reference.upper()}
     else:
-        raise NotFound("No such ticket.")
+        raise ObjectNotFound("No such ticket.")
     ticket = (
         Ticket.objects.select_related("project", "assignee", "reporter")
         .defer("search_vector")
@@ -184,7 +192,7 @@ def ticket_get(*, user: User, reference: Any, minimum_role: Role = Role.VIEWER, 
         .first()
     )
     if ticket is None:
-        raise NotFound("No such ticket.")
+        raise ObjectNotFound("No such ticket.")
     if minimum_role is not Role.VIEWER:
         require_role(ticket.my_role, minimum_role, action)
     return ticket
@@ -211,7 +219,7 @@ def _one_of_ticket(rows: QuerySet[Any], ticket: Ticket, object_id: Any, missing:
     object_uuid = as_uuid(object_id)
     found = rows.filter(pk=object_uuid).first() if object_uuid else None
     if found is None:
-        raise NotFound(missing)
+        raise ObjectNotFound(missing)
     found.ticket = ticket  # already loaded: spare the query
     return found
 

@@ -83,15 +83,32 @@ class MembershipSerializer(serializers.ModelSerializer):
         fields = ["user", "role", "joined_at"]
 
 
-class MemberAddSerializer(serializers.Serializer):
-    user = serializers.CharField(max_length=254, help_text="The user's id or email.")
-    role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
+class UserReferenceField(serializers.CharField):
+    """An active user named by id or by email (any case), as people name them; with `me=True` also
+    `"me"`, the acting user (the serializer's context `actor`). Unknown: 400 `does_not_exist`."""
 
-    def validate_user(self, value: str) -> User:
-        user = user_find(reference=value)
+    default_error_messages = {"does_not_exist": "No active user with this id or email."}
+
+    def __init__(self, *, me: bool = False, **kwargs: Any) -> None:
+        self.me = me
+        super().__init__(max_length=254, **kwargs)
+
+    def run_validation(self, data: Any = serializers.empty) -> User | None:
+        reference = super().run_validation(data)  # the text's own checks first: type, null, blank, length
+        if reference is None:
+            return None
+        if self.me and reference == "me":
+            actor: User = self.context["actor"]
+            return actor
+        user = user_find(reference=reference)
         if user is None:
-            raise serializers.ValidationError("No active user with this id or email.", code="does_not_exist")
+            self.fail("does_not_exist")
         return user
+
+
+class MemberAddSerializer(serializers.Serializer):
+    user = UserReferenceField(help_text="The user's id or email.")
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
 
 
 class MemberUpdateSerializer(serializers.Serializer):
@@ -172,14 +189,27 @@ class TicketWriteSerializer(PrototypeFields):
     description = serializers.CharField(max_length=50_000, allow_blank=True, required=False, trim_whitespace=False)
     priority = PriorityField(required=False)
     labels = LabelsField(required=False)
-    assignee = serializers.PrimaryKeyRelatedField(
-        queryset=User.objects.filter(is_active=True), allow_null=True, required=False
+    assignee = UserReferenceField(
+        me=True,
+        allow_null=True,
+        required=False,
+        help_text='A project member, by id or email (any case), or `"me"`; null leaves the ticket unassigned.',
     )
     due_date = serializers.DateField(allow_null=True, required=False)
 
 
 class TicketCreateSerializer(TicketWriteSerializer):
+    """A new ticket; it starts `open`: a `status` here is a 400 `status_on_create` (move it with a PATCH)."""
+
     project = serializers.CharField(max_length=64, help_text="The project's id or key.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "status" in self.initial_data:
+            raise serializers.ValidationError(
+                {"status": ["A ticket starts open; change its status once it exists (PATCH)."]},
+                code="status_on_create",
+            )
+        return attrs
 
 
 class TicketUpdateSerializer(TicketWriteSerializer):

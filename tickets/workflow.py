@@ -1,8 +1,6 @@
 """The status workflow: which moves a ticket's status may make."""
 
-from rest_framework import status as http_status
-
-from hopla.api.exceptions import ApplicationError
+from hopla.api.exceptions import StateConflict
 from tickets.models import Status
 
 ALLOWED_TRANSITIONS: dict[Status, tuple[Status, ...]] = {
@@ -18,9 +16,8 @@ def check_transition(current: str, target: str) -> None:
     allowed = ALLOWED_TRANSITIONS[Status(current)]
     if Status(target) not in allowed:
         names = ", ".join(allowed)
-        raise ApplicationError(
+        raise StateConflict(
             f"A ticket cannot move from {current} to {target}; from {current} it can move to: {names}.",
             code="invalid_transition",
-            status_code=http_status.HTTP_409_CONFLICT,
             extra={"from": current, "to": target, "allowed": list(allowed)},
         )

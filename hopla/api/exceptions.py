@@ -1,7 +1,8 @@
 """The error contract: every API error answers `{"detail", "code"}`, validation errors add `errors`.
 
-Domain code raises `ApplicationError` with a stable `code`; DRF, Django and simplejwt errors are
-reshaped here so that clients see one body shape whatever failed.
+Domain code (services, selectors) raises `ApplicationError` or one of its kinds below, never DRF's
+own exceptions; DRF, Django and simplejwt errors are reshaped here so that clients see one body
+shape whatever failed.
 """
 
 from typing import Any
@@ -34,9 +35,60 @@ class ApplicationError(exceptions.APIException):
         self.extra = extra or {}
 
 
+class ObjectNotFound(ApplicationError):
+    """404 `not_found`: no such object among those the actor may see (outsiders learn nothing more)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="not_found", status_code=status.HTTP_404_NOT_FOUND)
+
+
+class ActionForbidden(ApplicationError):
+    """403 `permission_denied`: the actor sees the object but may not do this to it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="permission_denied", status_code=status.HTTP_403_FORBIDDEN)
+
+
+class StateConflict(ApplicationError):
+    """409: the change does not fit the object's current state (a workflow move, the last admin)."""
+
+    def __init__(self, message: str, *, code: str, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message, code=code, status_code=status.HTTP_409_CONFLICT, extra=extra)
+
+
+class StaleVersion(ApplicationError):
+    """412 `precondition_failed`: the object is no longer at the version the client last read."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(
+            f"The object has changed since you read it (it is now at version {version}); read it again.",
+            code="precondition_failed",
+            status_code=status.HTTP_412_PRECONDITION_FAILED,
+            extra={"version": version},
+        )
+
+
+class InvalidField(ApplicationError):
+    """A value a domain rule refuses, answered as a validation error of its field (400 `invalid`, with
+    `errors`): one or more (message, code) pairs."""
+
+    def __init__(self, field: str, *problems: tuple[str, str]) -> None:
+        message, code = problems[0]
+        super().__init__(message, code=code)
+        self.field = field
+        self.problems = problems
+
+    def as_validation_error(self) -> exceptions.ValidationError:
+        return exceptions.ValidationError(
+            {self.field: [exceptions.ErrorDetail(message, code=code) for message, code in self.problems]}
+        )
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: DRF's own handling (headers, status), then the contract's body."""
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, InvalidField):
+        exc = exc.as_validation_error()
+    elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()

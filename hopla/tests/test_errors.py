@@ -3,9 +3,12 @@
 import pytest
 from django.test import override_settings
 from django.urls import path
+from rest_framework import exceptions
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.test import APIClient
 
 from hopla import urls as root_urls
+from hopla.api.exceptions import ActionForbidden, InvalidField, ObjectNotFound, api_exception_handler
 
 pytestmark = pytest.mark.django_db
 
@@ -87,3 +90,30 @@ def test_every_response_has_a_request_id_and_a_given_one_is_echoed(api_client):
     assert echoed["X-Request-ID"] == "abc-123"
     refused = api_client.get("/healthz", HTTP_X_REQUEST_ID="bad id\nwith newline")
     assert refused["X-Request-ID"] != "bad id\nwith newline"
+
+
+@pytest.mark.parametrize(
+    ("domain_error", "drf_error"),
+    [
+        (ObjectNotFound("No such ticket."), exceptions.NotFound("No such ticket.")),
+        (ActionForbidden("Only admins can."), exceptions.PermissionDenied("Only admins can.")),
+        (
+            InvalidField("password", ("Too short.", "password_too_short"), ("Too common.", "password_too_common")),
+            exceptions.ValidationError(
+                {
+                    "password": [
+                        ErrorDetail("Too short.", code="password_too_short"),
+                        ErrorDetail("Too common.", code="password_too_common"),
+                    ]
+                }
+            ),
+        ),
+    ],
+    ids=["not_found", "permission_denied", "invalid_field"],
+)
+def test_domain_errors_answer_what_drfs_own_exceptions_answered(domain_error, drf_error):
+    """Services and selectors raise hopla's domain errors, not DRF's: clients see the same answer."""
+    ours, drfs = api_exception_handler(domain_error, {}), api_exception_handler(drf_error, {})
+    assert ours is not None
+    assert drfs is not None
+    assert (ours.status_code, ours.data) == (drfs.status_code, drfs.data)

@@ -5,15 +5,15 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
-from rest_framework import status
-from rest_framework.exceptions import ErrorDetail, ValidationError
 
 from accounts.models import User
-from hopla.api.exceptions import ApplicationError
+from hopla.api.exceptions import InvalidField, StateConflict
 from tickets.models import EventType, Image, Membership, Project, Role, Ticket
 from tickets.serializers import MembershipSerializer, ProjectSerializer, TicketSerializer
 from tickets.services.event_writing import event_record
 from tickets.services.images import images_destroy_after_commit
+
+_DUPLICATE_KEY = ("A project with this key already exists.", "unique")
 
 
 def _project_data(project: Project) -> dict[str, Any]:
@@ -26,14 +26,12 @@ def _project_data(project: Project) -> dict[str, Any]:
 def project_create(*, actor: User, key: str, name: str, description: str = "") -> Project:
     """Create a project with `actor` as its first admin."""
     if Project.objects.filter(key=key).exists():
-        raise ValidationError({"key": [ErrorDetail("A project with this key already exists.", code="unique")]})
+        raise InvalidField("key", _DUPLICATE_KEY)
     try:
         with transaction.atomic():
             project = Project.objects.create(key=key, name=name.strip(), description=description, created_by=actor)
     except IntegrityError as error:  # the same key created concurrently
-        raise ValidationError(
-            {"key": [ErrorDetail("A project with this key already exists.", code="unique")]}
-        ) from error
+        raise InvalidField("key", _DUPLICATE_KEY) from error
     membership = Membership.objects.create(project=project, user=actor, role=Role.ADMIN)
     event_record(
         type=EventType.MEMBER_ADDED,
@@ -87,11 +85,7 @@ def _refuse_removing_last_admin(project: Project, membership: Membership) -> Non
     admins = _lock_admins(project)
     # The locked rows are the truth: `membership` was read before the lock and its role may be stale.
     if any(admin.pk == membership.pk for admin in admins) and len(admins) <= 1:
-        raise ApplicationError(
-            "A project keeps at least one admin: make someone else admin first.",
-            code="last_admin",
-            status_code=status.HTTP_409_CONFLICT,
-        )
+        raise StateConflict("A project keeps at least one admin: make someone else admin first.", code="last_admin")
 
 
 @transaction.atomic
@@ -100,9 +94,7 @@ def member_add(*, project: Project, actor: User, user: User, role: Role) -> Memb
         with transaction.atomic():
             membership = Membership.objects.create(project=project, user=user, role=role)
     except IntegrityError as error:
-        raise ValidationError(
-            {"user": [ErrorDetail("This user is already a member of the project.", code="already_member")]}
-        ) from error
+        raise InvalidField("user", ("This user is already a member of the project.", "already_member")) from error
     event_record(
         type=EventType.MEMBER_ADDED,
         project_id=project.pk,

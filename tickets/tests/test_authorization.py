@@ -6,6 +6,7 @@ The routes come from the URL conf, so an endpoint added without a row in MATRIX 
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pytest
@@ -14,6 +15,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.tests.factories import UserFactory
+from hopla.api.exceptions import ActionForbidden
+from tickets import selectors
 from tickets.image_validation import validate_image_bytes
 from tickets.models import Comment, Event, Image, Membership, Project, Role, Ticket
 from tickets.services.comments import comment_create
@@ -387,3 +390,26 @@ def test_an_author_who_left_the_project_cannot_reach_their_comment(world):
     assert client.patch(url, {"body": "Edited"}, format="json").status_code == 404
     assert client.delete(url).status_code == 404
     assert Comment.objects.filter(pk=world.comment.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("role", "owns", "allowed"),
+    [
+        ("viewer", True, True),  # anyone may act on what they own (a viewer leaving the project)
+        ("member", True, True),
+        ("admin", False, True),
+        ("member", False, False),
+        ("viewer", False, False),
+    ],
+)
+def test_owner_or_admin_is_one_check(team, role, owns, allowed):
+    """Comments (author), images (uploader) and memberships (the member) share one selector."""
+    user = getattr(team, role)
+    scope = selectors.ticket_get(user=user, reference=TicketFactory(project=team.project, reporter=team.admin).key)
+    owner_id = user.pk if owns else UserFactory().pk
+    check = partial(selectors.require_owner_or_admin, user=user, owner_id=owner_id, scope=scope, action="do it")
+    if allowed:
+        check()
+    else:
+        with pytest.raises(ActionForbidden, match=f"Only project admins and above can do it; you are a {role}."):
+            check()

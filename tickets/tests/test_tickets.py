@@ -2,7 +2,9 @@
 
 import pytest
 
+from hopla.api.exceptions import StaleVersion
 from tickets.models import Status, Ticket
+from tickets.services.tickets import ticket_delete, ticket_update
 from tickets.tests.factories import TicketFactory
 from tickets.workflow import ALLOWED_TRANSITIONS
 
@@ -104,8 +106,13 @@ def test_the_reporter_is_the_caller_whatever_the_body_says(team):
         ({"labels": [""]}, "labels", "blank"),
         ({"labels": [{"a": 1}]}, "labels", "invalid"),
         ({"due_date": "tomorrow"}, "due_date", "invalid"),
-        ({"assignee": "not-a-uuid"}, "assignee", "invalid"),
+        ({"assignee": ["me"]}, "assignee", "invalid"),
+        ({"assignee": "not-a-uuid"}, "assignee", "does_not_exist"),  # neither an id nor a known email
+        ({"assignee": "nobody@nowhere.io"}, "assignee", "does_not_exist"),
         ({"assignee": "00000000-0000-0000-0000-000000000000"}, "assignee", "does_not_exist"),
+        ({"assignee": "x" * 250 + "@x.io"}, "assignee", "max_length"),
+        ({"status": "in_progress"}, "status", "status_on_create"),
+        ({"status": "open"}, "status", "status_on_create"),  # tickets start open: never silently dropped
         ({"project": "NOPE"}, "project", "does_not_exist"),
         ({"project": None}, "project", "null"),
     ],
@@ -129,6 +136,62 @@ def test_the_assignee_must_be_a_member_of_the_project(team):
     response = create(team.client("member"), assignee=str(team.outsider.id))
     assert response.status_code == 400
     assert response.json()["errors"]["assignee"][0]["code"] == "not_a_member"
+
+
+@pytest.mark.parametrize("write", ["create", "update"])
+def test_the_assignee_is_named_by_id_email_in_any_case_or_me(team, write):
+    client = team.client("member")
+
+    def assign(assignee):
+        if write == "create":
+            return create(client, assignee=assignee)
+        return client.patch(f"{TICKETS}OPS-1/", {"assignee": assignee}, format="json")
+
+    if write == "update":
+        create(client)
+    for reference, expected in [
+        (str(team.admin.id), team.admin),
+        (team.viewer.email.upper(), team.viewer),
+        (f"  {team.admin.email} ", team.admin),
+        ("me", team.member),
+    ]:
+        response = assign(reference)
+        assert response.status_code in (200, 201), (reference, response.json())
+        assert response.json()["assignee"]["id"] == str(expected.id), reference
+    outsider = assign(team.outsider.email)
+    unknown = assign("nobody@nowhere.io")
+    assert (outsider.status_code, outsider.json()["errors"]["assignee"][0]["code"]) == (400, "not_a_member")
+    assert (unknown.status_code, unknown.json()["errors"]["assignee"][0]) == (
+        400,
+        {"message": "No active user with this id or email.", "code": "does_not_exist"},
+    )
+
+
+def test_a_status_in_a_create_body_is_refused_not_dropped(team):
+    client = team.client("member")
+    response = create(client, status="resolved")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "status": [
+            {"message": "A ticket starts open; change its status once it exists (PATCH).", "code": "status_on_create"}
+        ]
+    }
+    assert not Ticket.objects.exists()
+    assert create(client).json()["key"] == "OPS-1"  # the refusal took no number
+
+
+def test_the_services_take_the_expected_version_not_the_header(team):
+    """The view turns If-Match into `expected_version`; the service compares it under the row lock."""
+    ticket = TicketFactory(project=team.project, reporter=team.member)
+    with pytest.raises(StaleVersion) as stale:
+        ticket_update(ticket=ticket, actor=team.member, data={"title": "New"}, expected_version=2)
+    assert stale.value.extra == {"version": 1}
+    updated, body = ticket_update(ticket=ticket, actor=team.member, data={"title": "New"}, expected_version=1)
+    assert (updated.version, body["title"]) == (2, "New")
+    with pytest.raises(StaleVersion):
+        ticket_delete(ticket=ticket, actor=team.admin, expected_version=1)
+    ticket_delete(ticket=ticket, actor=team.admin, expected_version=None)
+    assert not Ticket.objects.exists()
 
 
 def test_get_by_uuid_or_key_in_any_case(team):

@@ -6,6 +6,10 @@ calling the service with the staff user as actor. A service refuses by raising (
 API); Django's admin runs each POST in a transaction, so the raise rolls back the whole save (main form,
 inlines, log entry), and the page answers with the refusal instead of a server error: on the form for
 a save, as a message for a deletion or a list action.
+
+Who may write here is the admin's own permission (staff, model permissions), not a project role: the
+services take the role checks as done (the API's views make them), so a staff user who is no member of
+a project writes to it as an operator, under the same workflow, versions, events and last-admin rule.
 """
 
 from collections.abc import Callable
@@ -14,7 +18,7 @@ from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from rest_framework import serializers
@@ -25,6 +29,21 @@ from hopla.api.exceptions import error_body
 
 # The refusal of the save being shown again; set only while `changeform_view` renders its second pass.
 _refusal: ContextVar[APIException | None] = ContextVar("admin_refusal", default=None)
+
+
+class TextAsTyped(forms.CharField):
+    """A textarea's text as the API keeps it: not stripped, with the CRLF line ends a browser submits
+    turned back into LF; else saving an untouched multi-line text would record it as changed."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**{**kwargs, "strip": False})
+
+    def to_python(self, value: Any) -> str:
+        return str(super().to_python(value)).replace("\r\n", "\n")
+
+
+# formfield_overrides of the admins (and inlines) whose forms feed services.
+TEXT_AS_TYPED: dict[type[models.Field], dict[str, Any]] = {models.TextField: {"form_class": TextAsTyped}}
 
 
 def admin_actor(request: HttpRequest) -> User:
@@ -100,6 +119,7 @@ def api_data(form: forms.BaseForm) -> dict[str, Any]:
 class ServiceAdmin(admin.ModelAdmin):
     """Saves and deletes through services (subclasses say which); a refusal never leaves half a write."""
 
+    formfield_overrides = TEXT_AS_TYPED
     # A refusal's field when the service names none: {"invalid_transition": "status"}.
     refusal_fields: ClassVar[dict[str, str]] = {}
 

@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from django.utils.translation import ngettext
 
 from accounts.models import User
-from hopla.service_admin import ServiceAdmin, admin_actor, api_data, stored
+from hopla.service_admin import TEXT_AS_TYPED, ServiceAdmin, admin_actor, api_data, stored
 from tickets.admin_forms import CommentForm, MembershipForm, ProjectForm, TicketForm
 from tickets.models import (
     Comment,
@@ -149,6 +149,7 @@ class CommentInline(admin.StackedInline):
 
     model = Comment
     form = CommentForm
+    formfield_overrides = TEXT_AS_TYPED
     extra = 0
     fields = ["author", "body", "created_at"]
     readonly_fields = ["author", "created_at"]

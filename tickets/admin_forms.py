@@ -18,6 +18,7 @@ from tickets.serializers import (
 
 class ProjectForm(ApiInputForm):
     def api_input(self, data: dict[str, Any]) -> serializers.Serializer:
+        # `_state.adding` is documented (model instance reference): a new row, its UUID key set already.
         if self.instance._state.adding:
             return ProjectCreateSerializer(data=data)
         return ProjectUpdateSerializer(data=data, partial=True)

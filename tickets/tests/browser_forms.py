@@ -78,8 +78,10 @@ class _FormReader(HTMLParser):
                 self.form.add(name, value)
             self.select = None
         elif tag == "textarea" and self.textarea is not None and self.form is not None:
-            # The newline right after <textarea> belongs to the markup, not to the value.
-            self.form.add(self.textarea, "".join(self.text).removeprefix("\n"))
+            # The newline right after <textarea> belongs to the markup, not to the value; a browser
+            # submits the value's line ends as CRLF (HTML's form submission newline normalization).
+            text = "".join(self.text).removeprefix("\n")
+            self.form.add(self.textarea, text.replace("\r\n", "\n").replace("\n", "\r\n"))
             self.textarea = None
 
 

@@ -37,7 +37,9 @@ def browser(staff) -> Client:
 
 @pytest.fixture
 def ticket(team) -> Ticket:
-    response = team.client("member").post("/api/v1/tickets/", {"project": "OPS", "title": "Printer"}, format="json")
+    response = team.client("member").post(
+        "/api/v1/tickets/", {"project": "OPS", "title": "Printer", "description": "Jams.\n\nOn page 2. "}, format="json"
+    )
     assert response.status_code == 201
     return Ticket.objects.get(key="OPS-1")
 

@@ -194,7 +194,7 @@ class TicketAdmin(ServiceAdmin):
     list_select_related = ["project", "assignee"]
     fields = [
         "id", "key", "project", "title", "description", "status", "priority", "labels", "assignee", "reporter",
-        "due_date", "version", "comment_count", "image_count", "created_at", "updated_at", "closed_at",
+        "due_date", "version", "comment_count", "image_count", "created_at", "updated_at", "closed_at", "read_version",
     ]  # fmt: skip
     readonly_fields = [
         "id", "key", "project", "reporter", "version", "comment_count", "image_count", "created_at", "updated_at",

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django import forms
 from rest_framework import serializers
 
 from hopla.service_admin import ApiInputForm
@@ -45,6 +46,23 @@ class MembershipForm(ApiInputForm):
 
 
 class TicketForm(ApiInputForm):
+    # The version the page showed. Fields left as shown are sent back too: saved over a newer version,
+    # they would undo changes made meanwhile that the editor never saw (what If-Match spares the API).
+    read_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["read_version"].initial = self.instance.version
+
+    def clean(self) -> dict[str, Any]:
+        if self.cleaned_data.get("read_version") != self.instance.version:
+            raise forms.ValidationError(
+                f"The ticket has changed since this page was loaded (it is now at version"
+                f" {self.instance.version}); load it again to see the changes.",
+                code="precondition_failed",
+            )
+        return super().clean()
+
     def api_input(self, data: dict[str, Any]) -> serializers.Serializer:
         return TicketUpdateSerializer(data=data, partial=True)
 

@@ -115,6 +115,21 @@ def test_an_admin_change_is_sent_to_the_projects_sockets(browser, team, ticket, 
     assert message["event"]["changes"] == {"priority": ["medium", "urgent"], "status": ["open", "in_progress"]}
 
 
+def test_a_save_over_a_change_made_since_the_page_loaded_is_refused(browser, team, ticket):
+    path = f"{ADMIN}/ticket/{ticket.pk}/change/"
+    page = browser.get(path).content.decode()
+    moved = team.client("member").patch(f"/api/v1/tickets/{ticket.key}/", {"status": "in_progress"}, format="json")
+    assert moved.status_code == 200
+    # Its form still shows "open": saved as it is, it would move the ticket back.
+    response = post_form(browser, page, path, {"title": "Renamed", "_save": "Save"}, form_id="ticket_form")
+    assert response.status_code == 200
+    assert response.context["adminform"].form.non_field_errors() == [
+        "The ticket has changed since this page was loaded (it is now at version 2); load it again to see the changes."
+    ]
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.title, ticket.version) == (Status.IN_PROGRESS, "Printer", 2)
+
+
 def test_input_is_checked_as_the_api_checks_it(browser, team, ticket):
     response = change_ticket(browser, ticket, labels='["ops", "a,b"]', assignee=str(team.outsider.pk))
     assert response.status_code == 200

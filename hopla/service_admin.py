@@ -24,7 +24,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from rest_framework import serializers
 from rest_framework.exceptions import APIException
 
-from accounts.models import User
 from hopla.api.exceptions import error_body
 
 # The refusal of the save being shown again; set only while `changeform_view` renders its second pass.
@@ -44,13 +43,6 @@ class TextAsTyped(forms.CharField):
 
 # formfield_overrides of the admins (and inlines) whose forms feed services.
 TEXT_AS_TYPED: dict[type[models.Field], dict[str, Any]] = {models.TextField: {"form_class": TextAsTyped}}
-
-
-def admin_actor(request: HttpRequest) -> User:
-    """The staff user acting: the admin site serves only logged-in staff, so this is always a `User`."""
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 def stored(instance: Model) -> Any:

@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from django.utils.translation import ngettext
 
 from accounts.models import User
-from hopla.service_admin import TEXT_AS_TYPED, ServiceAdmin, admin_actor, api_data, stored
+from hopla.service_admin import TEXT_AS_TYPED, ServiceAdmin, api_data, stored
 from tickets.admin_forms import CommentForm, MembershipForm, ProjectForm, TicketForm
 from tickets.models import (
     Comment,
@@ -46,6 +46,13 @@ from tickets.services.tickets import ticket_delete, ticket_update
 def ticket_link(ticket_id: Any, label: str) -> str:
     """A link to a ticket's admin page, so events, comments and images lead back to their ticket."""
     return format_html('<a href="{}">{}</a>', reverse("admin:tickets_ticket_change", args=[ticket_id]), label)
+
+
+def admin_actor(request: HttpRequest) -> User:
+    """The staff user acting: the admin site serves only logged-in staff, so this is always a `User`."""
+    user = request.user
+    assert isinstance(user, User)
+    return user
 
 
 def _memberships_save(actor: User, project: Project, formset: BaseModelFormSet) -> None:

@@ -1,9 +1,12 @@
 """Admin for users: search by email or name, filter by staff and activity."""
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.http import HttpRequest
 
 from accounts.models import User
 
@@ -37,3 +40,8 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ("date_joined", "last_login")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "full_name", "password1", "password2")}),)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Deactivate a user instead (`is_active`): deleting one would drop their memberships without
+        `member.removed` events, the last-admin rule or the unassignment of their tickets."""
+        return False

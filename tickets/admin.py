@@ -1,4 +1,7 @@
-"""Admin for projects, memberships, tickets with their comments and images, and the read-only event log."""
+"""Admin for projects, memberships, tickets with their comments and images, and the read-only event log.
+
+Every write goes through the services, as the API's do (hopla/service_admin.py says how).
+"""
 
 from datetime import timedelta
 from typing import Any
@@ -6,13 +9,38 @@ from typing import Any
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Exists, OuterRef, QuerySet
+from django.forms import BaseModelFormSet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import ngettext
 
-from tickets.models import Comment, Event, EventType, Image, ImageStatus, Membership, PendingImageData, Project, Ticket
-from tickets.services.images import images_retry_failed
+from accounts.models import User
+from hopla.service_admin import TEXT_AS_TYPED, ServiceAdmin, api_data, stored
+from tickets.admin_forms import CommentForm, MembershipForm, ProjectForm, TicketForm
+from tickets.models import (
+    Comment,
+    Event,
+    EventType,
+    Image,
+    ImageStatus,
+    Membership,
+    PendingImageData,
+    Project,
+    Role,
+    Ticket,
+)
+from tickets.services.comments import comment_delete, comment_update
+from tickets.services.images import image_delete, images_retry_failed
+from tickets.services.projects import (
+    member_add,
+    member_remove,
+    member_update,
+    project_create,
+    project_delete,
+    project_update,
+)
+from tickets.services.tickets import ticket_delete, ticket_update
 
 
 def ticket_link(ticket_id: Any, label: str) -> str:
@@ -20,8 +48,39 @@ def ticket_link(ticket_id: Any, label: str) -> str:
     return format_html('<a href="{}">{}</a>', reverse("admin:tickets_ticket_change", args=[ticket_id]), label)
 
 
+def admin_actor(request: HttpRequest) -> User:
+    """The staff user acting: the admin site serves only logged-in staff, so this is always a `User`."""
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+def _memberships_save(actor: User, project: Project, formset: BaseModelFormSet) -> None:
+    """New members first, then role changes (promotions to admin before demotions), then removals: the
+    order in which "a project keeps an admin" holds at every step when it holds at the end."""
+    deleted = formset.deleted_forms
+    additions = [form for form in formset.extra_forms if form.has_changed() and form not in deleted]
+    changes = [form for form in formset.initial_forms if form.has_changed() and form not in deleted]
+    removals = [form for form in formset.initial_forms if form in deleted]
+    for form in additions:
+        member_add(project=project, actor=actor, **api_data(form))
+    for form in sorted(changes, key=lambda form: api_data(form)["role"] != Role.ADMIN):
+        member_update(project=project, actor=actor, membership=stored(form.instance), **api_data(form))
+    for form in removals:
+        member_remove(project=project, actor=actor, membership=stored(form.instance))
+
+
+def _comments_save(actor: User, formset: BaseModelFormSet) -> None:
+    for form in formset.initial_forms:
+        if form in formset.deleted_forms:
+            comment_delete(comment=stored(form.instance), actor=actor)
+        elif form.has_changed():
+            comment_update(comment=stored(form.instance), actor=actor, **api_data(form))
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
+    form = MembershipForm
     extra = 0
     autocomplete_fields = ["user"]
     fields = ["user", "role", "created_at"]
@@ -29,30 +88,81 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(ServiceAdmin):
+    """Created, edited and deleted by the project services, members by the membership services (the
+    inline too); the staff user who creates a project becomes its first admin, as through the API."""
+
+    form = ProjectForm
     list_display = ["key", "name", "created_by", "last_ticket_number", "created_at"]
     search_fields = ["key", "name"]
-    readonly_fields = ["id", "last_ticket_number", "created_at", "updated_at"]
+    readonly_fields = ["id", "created_by", "last_ticket_number", "created_at", "updated_at"]
     list_select_related = ["created_by"]
-    autocomplete_fields = ["created_by"]
     inlines = [MembershipInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return self.readonly_fields
+        return ["key", *self.readonly_fields]  # ticket keys are built from it
+
+    def save_model(self, request: HttpRequest, obj: Project, form: ProjectForm, change: bool) -> None:
+        actor = admin_actor(request)
+        if change:
+            project_update(project=obj, actor=actor, data=form.api_data)
+        else:
+            # The admin goes on with the form's instance (inlines, log entry, redirect): the created row's id.
+            obj.pk = project_create(actor=actor, **form.api_data).pk
+
+    def save_formset(self, request: HttpRequest, form: ProjectForm, formset: BaseModelFormSet, change: bool) -> None:
+        super().save_formset(request, form, formset, change)
+        _memberships_save(admin_actor(request), form.instance, formset)
+
+    def delete_model(self, request: HttpRequest, obj: Project) -> None:
+        project_delete(project=obj)
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[Any, Any, set[str], Any]:
+        to_delete, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # A project's history goes with it (project_delete), while the event admin refuses deleting
+        # single events, which would leave holes in a history: that refusal does not stop this one.
+        perms_needed.discard(str(Event._meta.verbose_name))
+        return to_delete, counts, perms_needed, protected
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ServiceAdmin):
+    """Added, changed and removed by the membership services: events, the last admin, unassignment."""
+
+    form = MembershipForm
     list_display = ["project", "user", "role", "created_at"]
     list_filter = ["role", "project"]
     search_fields = ["project__key", "user__email", "user__full_name"]
     list_select_related = ["project", "user"]
     autocomplete_fields = ["project", "user"]
+    refusal_fields = {"last_admin": "role"}
+
+    def save_model(self, request: HttpRequest, obj: Membership, form: MembershipForm, change: bool) -> None:
+        actor = admin_actor(request)
+        if not change:
+            obj.pk = member_add(project=obj.project, actor=actor, **form.api_data).pk
+        elif form.api_data:
+            member_update(project=obj.project, actor=actor, membership=stored(obj), **form.api_data)
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        member_remove(project=obj.project, actor=admin_actor(request), membership=obj)
 
 
 class CommentInline(admin.StackedInline):
+    """Edited or removed here; not added: a comment speaks for its author, and the staff user may not
+    be a member of the ticket's project."""
+
     model = Comment
+    form = CommentForm
+    formfield_overrides = TEXT_AS_TYPED
     extra = 0
     fields = ["author", "body", "created_at"]
-    readonly_fields = ["created_at"]
-    autocomplete_fields = ["author"]
+    readonly_fields = ["author", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class ImageInline(admin.TabularInline):
@@ -65,6 +175,9 @@ class ImageInline(admin.TabularInline):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # uploads go through the API, which validates them and runs the storing job
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the worker fills an image in; deleting one is the image admin's (image_delete)
+
     @admin.display(description="thumbnail")
     def preview(self, image: Image) -> str:
         if not image.thumbnail_url:
@@ -73,32 +186,72 @@ class ImageInline(admin.TabularInline):
 
 
 @admin.register(Ticket)
-class TicketAdmin(admin.ModelAdmin):
+class TicketAdmin(ServiceAdmin):
+    """Changed through ticket_update (workflow, `version`, `closed_at`, event), deleted through
+    ticket_delete; comments in the inline through the comment services.
+
+    Not added here: ticket_create checks, in the statement that numbers the ticket, that its actor
+    may create tickets in the project and makes the actor the reporter; a staff user is often no
+    member. Tickets are created through the API or the board."""
+
+    form = TicketForm
     list_display = ["key", "title", "status", "priority", "assignee", "due_date", "comment_count", "updated_at"]
     list_filter = ["status", "priority", "project", "due_date", "created_at"]
     search_fields = ["key", "title", "description"]
     list_select_related = ["project", "assignee"]
-    readonly_fields = ["id", "key", "number", "version", "comment_count", "image_count", "created_at", "updated_at"]
-    autocomplete_fields = ["project", "assignee", "reporter"]
+    fields = [
+        "id", "key", "project", "title", "description", "status", "priority", "labels", "assignee", "reporter",
+        "due_date", "version", "comment_count", "image_count", "created_at", "updated_at", "closed_at", "read_version",
+    ]  # fmt: skip
+    readonly_fields = [
+        "id", "key", "project", "reporter", "version", "comment_count", "image_count", "created_at", "updated_at",
+        "closed_at",
+    ]  # fmt: skip
+    autocomplete_fields = ["assignee"]
     date_hierarchy = "created_at"
     inlines = [CommentInline, ImageInline]
+    refusal_fields = {"invalid_transition": "status"}
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Ticket, form: TicketForm, change: bool) -> None:
+        ticket_update(ticket=obj, actor=admin_actor(request), data=form.api_data)
+
+    def save_formset(self, request: HttpRequest, form: TicketForm, formset: BaseModelFormSet, change: bool) -> None:
+        super().save_formset(request, form, formset, change)
+        if formset.model is Comment:  # the image inline is read-only
+            _comments_save(admin_actor(request), formset)
+
+    def delete_model(self, request: HttpRequest, obj: Ticket) -> None:
+        ticket_delete(ticket=obj, actor=admin_actor(request))
 
 
 @admin.register(Comment)
-class CommentAdmin(admin.ModelAdmin):
+class CommentAdmin(ServiceAdmin):
+    """Edited and deleted through the comment services; not added (see CommentInline)."""
+
+    form = CommentForm
     list_display = ["id", "on_ticket", "author", "created_at", "updated_at"]
     list_filter = ["created_at"]
     search_fields = ["body", "ticket__key", "author__email"]
     list_select_related = ["ticket", "author"]
-    autocomplete_fields = ["author"]
-    readonly_fields = ["ticket", "created_at", "updated_at"]
+    fields = ["ticket", "author", "body", "created_at", "updated_at"]
+    readonly_fields = ["ticket", "author", "created_at", "updated_at"]
 
     @admin.display(description="ticket", ordering="ticket__key")
     def on_ticket(self, comment: Comment) -> str:
         return ticket_link(comment.ticket_id, comment.ticket.key)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # comments are written through the API, which records their events
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Comment, form: CommentForm, change: bool) -> None:
+        if form.api_data:
+            comment_update(comment=stored(obj), actor=admin_actor(request), **form.api_data)
+
+    def delete_model(self, request: HttpRequest, obj: Comment) -> None:
+        comment_delete(comment=obj, actor=admin_actor(request))
 
 
 @admin.register(Event)
@@ -165,7 +318,9 @@ class RetryableFilter(admin.SimpleListFilter):
 
 
 @admin.register(Image)
-class ImageAdmin(admin.ModelAdmin):
+class ImageAdmin(ServiceAdmin):
+    """Read-only but for deletion, through image_delete (the event, the stored asset), and retries."""
+
     list_display = [
         "id", "on_ticket", "status", "retryable", "original_filename", "format", "bytes", "attempts", "created_at"
     ]  # fmt: skip
@@ -229,5 +384,8 @@ class ImageAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # deleting through the API also destroys the stored asset and records the event
+    def save_model(self, request: HttpRequest, obj: Image, form: Any, change: bool) -> None:
+        """Every field is read-only: nothing to save (the model's save would only touch `updated_at`)."""
+
+    def delete_model(self, request: HttpRequest, obj: Image) -> None:
+        image_delete(image=obj, actor=admin_actor(request))

@@ -24,7 +24,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from rest_framework import serializers
 from rest_framework.exceptions import APIException
 
-from hopla.api.exceptions import error_body
+from hopla.api.exceptions import InvalidField, error_body
 
 # The refusal of the save being shown again; set only while `changeform_view` renders its second pass.
 _refusal: ContextVar[APIException | None] = ContextVar("admin_refusal", default=None)
@@ -53,6 +53,8 @@ def stored(instance: Model) -> Any:
 
 def refusal_errors(refusal: APIException) -> list[tuple[str | None, str, str]]:
     """(field or None, message, code) of a refusal, worded as the API words it."""
+    if isinstance(refusal, InvalidField):  # as the API's exception handler answers it: on its field
+        refusal = refusal.as_validation_error()
     body = error_body(refusal)
     if "errors" not in body:
         return [(None, body["detail"], body["code"])]

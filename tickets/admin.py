@@ -117,7 +117,7 @@ class ProjectAdmin(ServiceAdmin):
         _memberships_save(admin_actor(request), form.instance, formset)
 
     def delete_model(self, request: HttpRequest, obj: Project) -> None:
-        project_delete(project=obj)
+        project_delete(project=obj, actor=admin_actor(request))
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[Any, Any, set[str], Any]:
         to_delete, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
@@ -216,7 +216,13 @@ class TicketAdmin(ServiceAdmin):
         return False
 
     def save_model(self, request: HttpRequest, obj: Ticket, form: TicketForm, change: bool) -> None:
-        ticket_update(ticket=obj, actor=admin_actor(request), data=form.api_data)
+        ticket_update(
+            ticket=obj,
+            actor=admin_actor(request),
+            data=form.api_data,
+            # Checked again under the service's row lock: a save that raced another since clean().
+            expected_version=form.cleaned_data.get("read_version"),
+        )
 
     def save_formset(self, request: HttpRequest, form: TicketForm, formset: BaseModelFormSet, change: bool) -> None:
         super().save_formset(request, form, formset, change)

@@ -14,8 +14,8 @@ from django.contrib.admin.models import LogEntry
 from django.test import Client
 
 from accounts.tests.factories import UserFactory
+from hopla.channel_groups import project_group
 from tickets.models import Comment, Event, Image, Membership, Project, Role, Status, Ticket
-from tickets.services.events import project_group
 from tickets.tests.browser_forms import post_form, read_forms, submit
 
 pytestmark = pytest.mark.django_db
@@ -289,6 +289,8 @@ def test_a_project_edited_then_deleted_in_the_admin_goes_through_its_services(br
     assert response.status_code == 302
     assert not Project.objects.filter(pk=team.project.pk).exists()
     assert not Ticket.objects.exists()
+    deleted = Event.objects.get(type="project.deleted")
+    assert (deleted.project_id, deleted.actor) == (team.project.pk, staff)
 
 
 def test_tickets_deleted_by_the_list_action_each_write_ticket_deleted(browser, team, ticket, staff):

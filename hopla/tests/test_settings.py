@@ -44,7 +44,7 @@ def test_production_passes_the_deployment_checklist():
         ({}, "sqlite3 InMemoryChannelLayer LocMemCache no-queues False"),
         (
             {"DATABASE_URL": "postgres://u@db:5432/x", "REDIS_URL": "redis://r:6379/0", "SILK_ENABLED": "true"},
-            "postgresql RedisPubSubChannelLayer SharedPoolRedisCache default True",
+            "postgresql RedisPubSubChannelLayer RedisCache default True",
         ),
     ],
     ids=["embedded-default", "real-services"],

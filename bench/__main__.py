@@ -31,8 +31,19 @@ def _arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def _with_the_workers_malloc_settings() -> None:
+    """Start again with the worker's glibc variables from the Procfile (glibc reads them only at start), so
+    that W5's loop allocates as the worker does."""
+    from bench.processes import procfile_environment
+
+    malloc = procfile_environment("worker")
+    if any(os.environ.get(name) != value for name, value in malloc.items()):
+        os.execve(sys.executable, [sys.executable, "-m", "bench", *sys.argv[1:]], {**os.environ, **malloc})
+
+
 def main() -> None:
     arguments = _arguments()
+    _with_the_workers_malloc_settings()
     scale = QUICK if arguments.quick else FULL
     database = "hopla_bench_suite_quick" if arguments.quick else "hopla_bench_suite"
     database = os.environ.get("BENCH_DATABASE", database)

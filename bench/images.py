@@ -24,7 +24,6 @@ from rq.worker import Worker, WorkerStatus
 
 from bench.instrument import noop
 from bench.report import Row
-from hopla.memory import keep_freed_memory
 from tickets.jobs import process_image
 from tickets.models import Image, ImageStatus
 
@@ -161,8 +160,8 @@ def _in_a_loop(job_ids: list[str], image_ids: list[str]) -> tuple[float, list[fl
 def run(
     *, base_url: str, token: str, ticket_key: str, jobs: int, rounds: int, image_side: int, rows: list[Row]
 ) -> None:
-    # The loop runs with the worker's malloc settings (hopla.memory), so that both sides allocate alike.
-    keep_freed_memory()
+    # The loop runs with the worker's malloc settings (the Procfile's, set by bench/__main__.py), so that
+    # both sides allocate alike.
     photo = noisy_jpeg(image_side)
     name = f"W5 images x{jobs}"
     throughput = Row(name, "jobs/s", note=f"JPEG {len(photo) / 1024:.0f} KiB; ref = job function in a loop")

@@ -1,6 +1,7 @@
 """The processes a run starts: the web server (in one of several setups), the RQ worker, the fake
 Cloudinary. Every one is stopped by the `with` that started it."""
 
+import itertools
 import os
 import re
 import shlex
@@ -118,6 +119,15 @@ def procfile_command(process: str, environment: Mapping[str, str] = os.environ) 
             words = shlex.split(command)
             return [sys.executable if word == "python" else word for word in words]
     raise SystemExit(f"no {process!r} line in the Procfile")
+
+
+def procfile_environment(process: str) -> dict[str, str]:
+    """The variables the Procfile's `process` line sets with `env NAME=value ... command`."""
+    words = procfile_command(process)
+    if words[0] != "env":
+        return {}
+    assignments = itertools.takewhile(lambda word: "=" in word, words[1:])
+    return dict(word.split("=", 1) for word in assignments)
 
 
 @contextmanager

@@ -45,7 +45,7 @@ STEPS: list[tuple[str, tuple[str, ...]]] = [
     # The compiler's execute_sql runs as_sql, then the cursor: only frames below as_sql are compiling.
     ("queries: compiling SQL (ORM)", ("as_sql (",)),
     ("queries: executing, fetching rows", ("django/db/backends/", "psycopg/", "psycopg_pool/")),
-    ("queries: the rest of the ORM (model instances, querysets)", ("django/db/models/", "hopla/compiled.py")),
+    ("queries: the rest of the ORM (model instances, querysets)", ("django/db/models/",)),
     ("filters and the queryset", ("django_filters/", "tickets/filters.py", "hopla/api/filters.py", "selectors.py")),
     (
         "rendering tickets to dicts",

@@ -1,37 +1,25 @@
-"""Django's Redis cache, with one connection pool and one client per process rather than per request.
+"""One redis-py client per process for django-redis, through its documented connection-factory hook.
 
-Django keeps a cache object per execution context, and under ASGI each request runs in a context of
-its own: with the stock backend every request opened a new Redis connection (14 % of a ticket
-creation's time in `bench/`'s profile, for the write throttle). And every cache call built a new
-`redis.Redis` around the pool, whose response-callback table alone cost ~0.1 ms of GIL per throttled
-write (`python -m bench.profile --workload W3`). redis-py's pools and clients are thread-safe.
+django-redis keeps one connection pool per process, but Django keeps a cache object per execution
+context, and under ASGI each request runs in a context of its own: each request's first cache call
+(the write throttle's) built a new `redis.Redis` around the shared pool, whose response-callback
+table alone cost ~0.9 million instructions, ~0.1 ms of GIL per throttled write (BENCHMARKS.md,
+"Contain"). redis-py's clients are thread-safe: one per pool serves every request.
 """
 
 from typing import Any
 
-from django.core.cache.backends.redis import RedisCache, RedisCacheClient
-from django.utils.functional import cached_property
+from django_redis.pool import ConnectionFactory
+from redis import Redis
 
-_pools_by_servers: dict[tuple[str, ...], dict[int, Any]] = {}
-_clients_by_pool: dict[int, Any] = {}  # id(pool): the pools above live as long as the process
+_clients_by_url: dict[str, Redis] = {}  # as django-redis keys its pools: they live as long as the process
 
 
-class SharedClientRedisCacheClient(RedisCacheClient):
-    def get_client(self, key: Any = None, *, write: bool = False) -> Any:
-        pool = self._get_connection_pool(write)  # type: ignore[attr-defined]
-        client = _clients_by_pool.get(id(pool))
+class SharedClientConnectionFactory(ConnectionFactory):
+    """django-redis's `CONNECTION_FACTORY` option: `get_connection` answers the process's client for the URL."""
+
+    def get_connection(self, params: dict[str, Any]) -> Redis:
+        client = _clients_by_url.get(params["url"])
         if client is None:
-            client = _clients_by_pool.setdefault(id(pool), self._client(connection_pool=pool))  # type: ignore[attr-defined]
-        return client
-
-
-class SharedPoolRedisCache(RedisCache):
-    def __init__(self, server: str, params: dict[str, Any]) -> None:
-        super().__init__(server, params)
-        self._class = SharedClientRedisCacheClient
-
-    @cached_property
-    def _cache(self) -> RedisCacheClient:
-        client = super()._cache
-        client._pools = _pools_by_servers.setdefault(tuple(self._servers), {})  # type: ignore[attr-defined]
+            client = _clients_by_url.setdefault(params["url"], super().get_connection(params))
         return client

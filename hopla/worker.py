@@ -11,7 +11,8 @@ be said a moment later: the worker's heartbeat (three commands, three times with
 its `idle` state (twice), the job's heartbeat just before the job's whole record is written. Where a
 round trip costs a quarter of a millisecond (this project's machines), that was ~3 ms of every job:
 this worker makes 9 (hopla/tests/test_worker.py counts them; bench/ W5 measures the gap between jobs).
-It also keeps the memory a job frees for the next job (hopla.memory): ~3 ms of page faults per image.
+The Procfile starts it with glibc's `MALLOC_MMAP_THRESHOLD_` and `MALLOC_TRIM_THRESHOLD_`, so that the
+memory a job frees is kept for the next job: ~3 ms of page faults per image (hopla/tests/test_memory.py).
 
 A sweep repairs what a queue cannot: work whose job was never queued (Redis was down when the web
 request committed) or whose worker died mid-job. It runs in a thread of the worker's process, so it
@@ -39,8 +40,6 @@ from rq.queue import Queue
 from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
 
-from hopla.memory import keep_freed_memory
-
 logger = logging.getLogger("hopla.jobs")
 
 # A heartbeat asked for within this many seconds of the last one, which already keeps the worker's key
@@ -65,7 +64,6 @@ class PeriodicTasksWorker(SimpleWorker):
     _heartbeat_until = -math.inf  # when the worker's key expires if no heartbeat follows
 
     def work(self, burst: bool = False, **kwargs: Any) -> bool:  # type: ignore[override]
-        keep_freed_memory()  # an image job's megabytes, reused by the next job rather than faulted in again
         tasks: dict[str, int] = settings.WORKER_PERIODIC_TASKS
         if burst:
             # A burst worker drains the queue and leaves: sweep once first so it drains the repairs too.

@@ -8,14 +8,11 @@ import uuid
 from typing import Any
 
 from django.db import connection
-from django.db.models import Case, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value, When
+from django.db.models import Case, IntegerField, OuterRef, QuerySet, Subquery, Value, When
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce
-from django.db.models.sql.query import Query
 
 from accounts.models import User
 from hopla.api.exceptions import ActionForbidden, ObjectNotFound
-from hopla.compiled import CompiledQuery
 from tickets.models import (
     PROJECT_KEY_PATTERN,
     ROLE_RANK,
@@ -142,22 +139,16 @@ def ticket_list(*, user: User) -> QuerySet[Ticket]:
     return _VISIBLE_TICKETS.filter(project_id__in=RawSQL(_MY_PROJECTS, [user_id]))
 
 
-def _ticket_total(user_id: uuid.UUID) -> Query:
-    """SUM(ticket_count) over the projects of the user: the ORM's own aggregate query, for compiling once."""
-    my_projects = Membership.objects.filter(user_id=user_id).values("project_id")
-    query = Project.objects.filter(pk__in=my_projects).query.chain()
-    # What Query.get_aggregation does for `.aggregate(total=...)` on a plain filtered query, short of
-    # running it.
-    total = Coalesce(Sum("ticket_count"), 0).resolve_expression(query, allow_joins=True, summarize=True)
-    query.select = ()
-    query.default_cols = False
-    query.annotations = {"total": total}
-    query.set_annotation_mask(["total"])
-    query.clear_ordering(force=True)
-    return query
-
-
-_TICKET_TOTAL = CompiledQuery(_ticket_total)
+# SUM(ticket_count) over the user's projects: the SQL the ORM writes for
+# `Project.objects.filter(pk__in=Membership.objects.filter(user=user).values("project_id"))
+# .aggregate(total=Coalesce(Sum("ticket_count"), 0))` (parameters: 0, the user's id), written once: building
+# and compiling that query took ten times the Python of sending this string (BENCHMARKS.md, "Contain").
+# hopla/tests/test_sql_constants.py fails when the ORM would write anything else.
+_TICKET_TOTAL = (
+    'SELECT COALESCE(SUM("tickets_project"."ticket_count"), %s) AS "total" FROM "tickets_project" '
+    'WHERE "tickets_project"."id" IN '
+    '(SELECT U0."project_id" AS "project_id" FROM "tickets_membership" U0 WHERE U0."user_id" = %s)'
+)
 
 
 def ticket_count(*, user: User, tickets: QuerySet[Ticket], filtered: bool) -> int:
@@ -167,12 +158,14 @@ def ticket_count(*, user: User, tickets: QuerySet[Ticket], filtered: bool) -> in
     `ticket_count` (one row per project) instead of a COUNT(*) that reads every ticket (30-40 ms at
     100 000 tickets, most of the list's time). Any filter needs the real count, and so does SQLite,
     which has no triggers keeping `ticket_count` (migration 0004). The sum's statement never changes
-    but for the user, so it is compiled once (hopla.compiled).
+    but for the user, so it is written once (`_TICKET_TOTAL`).
     """
     if filtered or connection.vendor != "postgresql":
         return tickets.count()
-    row = _TICKET_TOTAL.fetchone(user.pk)
-    return int(row[0]) if row else 0
+    with connection.cursor() as cursor:
+        cursor.execute(_TICKET_TOTAL, [0, user.pk])
+        (total,) = cursor.fetchone()
+    return int(total)
 
 
 def ticket_get(*, user: User, reference: Any, minimum_role: Role = Role.VIEWER, action: str = "") -> Ticket:

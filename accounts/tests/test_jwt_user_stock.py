@@ -1,6 +1,6 @@
-"""hopla's JWT user lookup (hopla.api.authentication, a statement compiled once) decides as simplejwt's own.
+"""hopla's JWT user lookup (hopla.api.authentication, a statement written once) decides as simplejwt's own.
 
-hopla re-implements simplejwt's `JWTAuthentication.get_user` around its compiled lookup (DEPARTURES.md):
+hopla re-implements simplejwt's `JWTAuthentication.get_user` around its own lookup (DEPARTURES.md):
 a check simplejwt adds or changes in a new version must show up here as a difference.
 """
 

@@ -169,7 +169,7 @@ def _unsigned(payload: dict) -> str:
             ),
             id="unknown-user",
         ),
-        # The user is read by a statement compiled once (hopla.compiled): any claim that is not a UUID
+        # The user is read by a statement written once (hopla.api.authentication): any claim that is not a UUID
         # must still be refused before it reaches it.
         pytest.param(
             lambda user: _forge(

@@ -6,7 +6,7 @@ import uuid
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, BaseCache, caches
 from django.core.cache import cache as default_cache
-from django.core.cache.backends.redis import RedisCache
+from django_redis.cache import RedisCache
 from redis.exceptions import NoScriptError, RedisError
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.settings import api_settings
@@ -62,7 +62,7 @@ class LiveRateThrottle(SimpleRateThrottle):
             return True
         # Not DRF's key: that one holds a pickled list, this one a sorted set (WRONGTYPE if they met).
         key = backend.make_and_validate_key(f"{self.key}:window")
-        client = backend._cache.get_client(key, write=True)
+        client = backend.client.get_client(write=True)  # the raw redis-py client, as django_redis.get_redis_connection
         self.now = self.timer()
         # The member only has to be unique: two requests may share a timestamp.
         args = (key, repr(self.now), self.duration, self.num_requests, uuid.uuid4().hex)  # type: ignore[attr-defined]

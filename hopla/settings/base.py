@@ -94,11 +94,17 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "hopla.cache.SharedPoolRedisCache",
+            # django-redis: one connection pool per process (Django's own backend opened a connection
+            # per ASGI request), and with hopla.cache one client too.
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "hopla",
-            # Fail fast when Redis is away: throttling then lets requests through (hopla.api.throttling).
-            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1},
+            "OPTIONS": {
+                # Fail fast when Redis is away: throttling then lets requests through (hopla.api.throttling).
+                "SOCKET_CONNECT_TIMEOUT": 0.5,
+                "SOCKET_TIMEOUT": 1,
+                "CONNECTION_FACTORY": "hopla.cache.SharedClientConnectionFactory",
+            },
         }
     }
     # Redis pub/sub rather than channels_redis' list-based RedisChannelLayer, measured with

@@ -124,7 +124,7 @@ def test_collectstatic_gathers_the_assets(tmp_path, settings_module):
         ({}, "sqlite3 InMemoryChannelLayer LocMemCache no-queues False"),
         (
             {"DATABASE_URL": "postgres://u@db:5432/x", "REDIS_URL": "redis://r:6379/0", "SILK_ENABLED": "true"},
-            "postgresql RedisPubSubChannelLayer SharedPoolRedisCache default True",
+            "postgresql RedisPubSubChannelLayer RedisCache default True",
         ),
     ],
     ids=["embedded-default", "real-services"],

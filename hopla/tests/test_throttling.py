@@ -31,9 +31,8 @@ def test_writes_are_throttled_per_user_and_reads_are_not():
 
 UNREACHABLE_REDIS = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        **settings.CACHES["default"],
         "LOCATION": "redis://127.0.0.1:1/0",
-        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1},
     }
 }
 

@@ -28,7 +28,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from accounts.tests.factories import UserFactory
 from bench.processes import procfile_command
@@ -335,11 +335,29 @@ class Listener:
         return max((event["seq"] for event in self.events), default=0)
 
     async def open(self, resume: bool = False) -> None:
-        self.stream = await connect(f"{self.server.ws_url}?token={self.token}", proxy=None, open_timeout=5)
+        self.stream = await self._connect()
         hello = json.loads(await asyncio.wait_for(self.stream.recv(), 5))
         assert hello["type"] == "hello", hello
         if resume:
             await self.stream.send(json.dumps({"action": "resume", "after_seq": self.last_seq}))
+
+    async def _connect(self) -> ClientConnection:
+        """Connect as a dashboard does: a refused handshake is tried again, a few times, after a pause.
+
+        Right after Redis comes back, channels-redis' pub/sub shard may still be reconnecting its
+        receive loop when a new socket subscribes its channel; redis-py then refuses the second reader
+        on one connection ("read() called while another coroutine is already waiting", redis-py issue
+        2722) and the handshake answers 500 once. The next attempt subscribes on the reconnected shard.
+        """
+        url = f"{self.server.ws_url}?token={self.token}"
+        for _ in range(4):
+            try:
+                return await connect(url, proxy=None, open_timeout=5)
+            except InvalidStatus as refusal:
+                if refusal.response.status_code != 500:
+                    raise
+                await asyncio.sleep(0.5)
+        return await connect(url, proxy=None, open_timeout=5)
 
     async def drain(self, seconds: float) -> None:
         """Read whatever arrives within `seconds`; notes a close instead of failing."""

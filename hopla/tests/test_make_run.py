@@ -48,16 +48,17 @@ def make_run(transactional_db: None) -> Iterator[tuple[int, subprocess.Popen[byt
         "DJANGO_SETTINGS_MODULE": "hopla.settings.local",
         "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
     }
+    # Under `make test` this make is a sub-make: without --no-print-directory it adds "Entering/Leaving
+    # directory" lines around what it prints.
     dry_run = subprocess.run(
-        ["make", "-n", "run", f"REDIS_URL={settings.REDIS_URL}", f"PORT={port}"],
+        ["make", "--no-print-directory", "-n", "run", f"REDIS_URL={settings.REDIS_URL}", f"PORT={port}"],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
         check=True,
     )
-    start = dry_run.stdout.replace("\\\n", " ").strip().splitlines()[-1]
-    assert "honcho start" in start
+    (start,) = [line for line in dry_run.stdout.replace("\\\n", " ").splitlines() if "honcho start" in line]
     # `env`: the shell's `exec` takes no `NAME=value` prefix; honcho is then the process signalled below.
     honcho = subprocess.Popen(["sh", "-c", f"exec env {start}"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     yield port, honcho

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "accounts",
     "tickets",
     "realtime",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -245,6 +246,26 @@ WORKER_PERIODIC_TASKS = {
     "tickets.jobs.purge_expired_failed_image_bytes": IMAGE_SWEEP_INTERVAL_SECONDS,
     "tickets.jobs.republish_events": env.int("EVENT_REPUBLISH_INTERVAL_SECONDS", default=5),
 }
+
+# --- Webhooks (SPEC §9) --------------------------------------------------------------------------
+# An attempt that has no 2xx answer within this many seconds has failed.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10)
+# Seconds before each retry of a failed attempt; after the last, the delivery is `failed`.
+WEBHOOK_RETRY_SCHEDULE = [
+    int(seconds)
+    for seconds in env.list("WEBHOOK_RETRY_SCHEDULE", default=["5", "300", "1800", "7200", "18000", "36000", "36000"])
+]
+# Deliveries failed in a row after which a webhook is turned off (`active: false`, `disabled_reason`).
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=15)
+# After a rotation the old secret still signs, beside the new one, for this long.
+WEBHOOK_SECRET_OVERLAP_HOURS = env.int("WEBHOOK_SECRET_OVERLAP_HOURS", default=24)
+# Plain http:// targets (never in production unless the receivers are on a trusted network).
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+# Networks (CIDRs) exempt from the refusal of loopback, private, link-local... addresses: on-premise
+# receivers, tests (`127.0.0.1/32`). Empty: only public addresses.
+WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
+# How often the worker turns newly committed events into deliveries and starts the due ones.
+WEBHOOK_DISPATCH_INTERVAL_SECONDS = env.float("WEBHOOK_DISPATCH_INTERVAL_SECONDS", default=0.5)
 
 # Without collectstatic (local runs, tests) whitenoise serves straight from the app folders.
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)

@@ -105,7 +105,9 @@ class WebhookViewSet(ProjectWebhooksViewSet):
         request=None,
         responses={202: DeliveryDetailSerializer},
         summary="Send a webhook.ping event to the webhook now (admins)",
-        examples=[OpenApiExample("Ping queued", value=examples.PING_DELIVERY, response_only=True, status_codes=["202"])],
+        examples=[
+            OpenApiExample("Ping queued", value=examples.PING_DELIVERY, response_only=True, status_codes=["202"])
+        ],
     )
     def ping(self, request: Request, project: str, webhook_id: str) -> Response:
         delivery = services.webhook_ping(webhook=self.webhook_for(project, webhook_id))
@@ -164,5 +166,7 @@ class DeliveryViewSet(ProjectWebhooksViewSet):
     )
     def redeliver(self, request: Request, project: str, webhook_id: str, delivery_id: str) -> Response:
         webhook = self.webhook_for(project, webhook_id)
-        delivery = services.delivery_redeliver(delivery=selectors.delivery_get(webhook=webhook, delivery_id=delivery_id))
+        delivery = services.delivery_redeliver(
+            delivery=selectors.delivery_get(webhook=webhook, delivery_id=delivery_id)
+        )
         return Response(DeliveryDetailSerializer(delivery).data, status=status.HTTP_202_ACCEPTED)

@@ -1,5 +1,7 @@
 """Example bodies of the webhook endpoints, as the OpenAPI schema shows them."""
 
+import json
+
 WEBHOOK_ID = "3f0c1a52-8d1e-4c2b-9a47-5b6f1e2d7c90"
 PROJECT_ID = "8a6e0f4b-2c1d-4e3f-9a8b-7c6d5e4f3a21"
 DELIVERY_ID = "c2b7e1d4-5f6a-4b3c-8d9e-0f1a2b3c4d5e"
@@ -45,12 +47,24 @@ DELIVERY = {
 }
 DELIVERY_DETAIL = {
     **DELIVERY,
-    "request_body": '{"type":"ticket.updated","timestamp":"2031-01-07T02:02:10Z","data":{"id":"'
-    + EVENT_ID
-    + '","seq":412,"type":"ticket.updated","project":"'
-    + PROJECT_ID
-    + '","ticket":"…","actor":{…},"at":"2031-01-06T14:02:10Z","changes":{"status":["open","in_progress"]},'
-    '"data":{…}}}',
+    "request_body": json.dumps(
+        {
+            "type": "ticket.updated",
+            "timestamp": "2031-01-07T02:02:10Z",
+            "data": {
+                "id": EVENT_ID,
+                "seq": 412,
+                "type": "ticket.updated",
+                "project": PROJECT_ID,
+                "ticket": "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b",
+                "actor": {"id": "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a", "email": "ann@example.com", "full_name": "Ann"},
+                "at": "2031-01-06T14:02:10Z",
+                "changes": {"status": ["open", "in_progress"]},
+                "data": {"key": "OPS-12", "status": "in_progress"},
+            },
+        },
+        separators=(",", ":"),
+    ),
     "response": {
         "status_code": 503,
         "headers": {"content-type": "text/plain", "retry-after": "30"},

@@ -65,7 +65,7 @@ class EventTypesField(serializers.ListField):
     """A non-empty list of event types, or `["*"]` for every one; repeats are dropped, the order kept."""
 
     default_error_messages = {
-        "unknown": "Unknown event type(s): {unknown}. Choose from: {allowed}; or [\"*\"] for all.",
+        "unknown": 'Unknown event type(s): {unknown}. Choose from: {allowed}; or ["*"] for all.',
         "star_alone": '"*" means every event type: send it alone.',
     }
 
@@ -186,4 +186,3 @@ class DeliveryDetailSerializer(DeliverySerializer):
         if delivery.last_status_code is None:
             return None
         return dict(DeliveryResponseSerializer(delivery).data)
-

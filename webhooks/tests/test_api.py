@@ -21,9 +21,7 @@ SECRET_FIELDS = ("secret", "previous_secret")
 
 
 def make_webhook(project: Any, **fields: Any) -> Webhook:
-    return Webhook.objects.create(
-        project=project, url=HOOK_URL, events=["*"], secret=secret_generate(), **fields
-    )
+    return Webhook.objects.create(project=project, url=HOOK_URL, events=["*"], secret=secret_generate(), **fields)
 
 
 def make_delivery(webhook: Webhook, **fields: Any) -> Delivery:
@@ -70,11 +68,13 @@ def test_an_admin_registers_a_webhook_and_sees_its_generated_secret_once(team):
     assert created.status_code == 201, created.content
     body = created.json()
     webhook = Webhook.objects.get()
-    assert body["secret"] == webhook.secret and body["secret"].startswith("whsec_")
+    assert body["secret"] == webhook.secret
+    assert body["secret"].startswith("whsec_")
     assert body["events"] == ["ticket.created", "comment.created"]  # repeats dropped, order kept
     assert body["project"] == str(team.project.pk)
     assert body["created_by"]["id"] == str(team.admin.pk)
-    assert body["active"] is True and body["disabled_reason"] == ""
+    assert body["active"] is True
+    assert body["disabled_reason"] == ""
     assert set(body) == {
         "id", "project", "url", "events", "description", "active", "created_by", "created_at", "updated_at",
         "disabled_reason", "last_success_at", "last_failure_at", "secret",
@@ -146,7 +146,8 @@ def test_an_unknown_event_type_is_named_with_the_known_ones(team):
     )
 
     message = response.json()["errors"]["events"][0]["message"]
-    assert "tikcet.updated" in message and "ticket.updated" in message
+    assert "tikcet.updated" in message
+    assert "ticket.updated" in message
 
 
 @pytest.mark.parametrize(
@@ -206,7 +207,8 @@ def test_the_list_shows_the_projects_webhooks_only_without_secrets(team):
 
     assert response.status_code == 200
     body = response.json()
-    assert body["count"] == 2 and body["next"] is None
+    assert body["count"] == 2
+    assert body["next"] is None
     assert [hook["id"] for hook in body["results"]] == [str(hook.pk) for hook in mine]
     assert_no_secret(body)
 
@@ -217,7 +219,9 @@ def test_the_list_pages_by_limit_and_offset(team):
 
     page = team.client("admin").get(webhooks_url(team), {"limit": 2, "offset": 2}).json()
 
-    assert page["count"] == 3 and len(page["results"]) == 1 and page["previous"]
+    assert page["count"] == 3
+    assert len(page["results"]) == 1
+    assert page["previous"]
 
 
 def test_an_admin_edits_a_webhook_and_gets_the_full_object(team):
@@ -233,7 +237,11 @@ def test_an_admin_edits_a_webhook_and_gets_the_full_object(team):
     assert response.status_code == 200, response.content
     assert response.json() == client.get(webhooks_url(team, webhook.pk)).json()
     webhook.refresh_from_db()
-    assert (webhook.url, webhook.events, webhook.description) == ("https://127.0.0.1/other", ["comment.created"], "Chat")
+    assert (webhook.url, webhook.events, webhook.description) == (
+        "https://127.0.0.1/other",
+        ["comment.created"],
+        "Chat",
+    )
     assert_no_secret(response.json())
 
 
@@ -279,7 +287,8 @@ def test_deleting_a_webhook_takes_its_pending_deliveries_with_it(team):
     response = team.client("admin").delete(webhooks_url(team, webhook.pk))
 
     assert response.status_code == 204
-    assert not Webhook.objects.exists() and not Delivery.objects.exists()
+    assert not Webhook.objects.exists()
+    assert not Delivery.objects.exists()
 
 
 # --- ping and rotate ------------------------------------------------------------------------------
@@ -294,8 +303,10 @@ def test_ping_queues_a_webhook_ping_delivery_without_the_secret(team):
     body = response.json()
     delivery = Delivery.objects.get()
     assert body["id"] == str(delivery.pk)
-    assert body["event_type"] == "webhook.ping" and body["status"] == "pending"
-    assert delivery.next_attempt_at is not None and delivery.next_attempt_at <= timezone.now()
+    assert body["event_type"] == "webhook.ping"
+    assert body["status"] == "pending"
+    assert delivery.next_attempt_at is not None
+    assert delivery.next_attempt_at <= timezone.now()
     assert delivery.payload["type"] == "webhook.ping"
     assert delivery.payload["data"]["id"] == str(webhook.pk)
     assert webhook.secret not in json.dumps(delivery.payload)
@@ -373,7 +384,8 @@ def test_a_delivery_without_an_answer_yet_has_no_response(team):
 
     body = team.client("admin").get(webhooks_url(team, webhook.pk, "deliveries", delivery.pk)).json()
 
-    assert body["response"] is None and body["status"] == "pending"
+    assert body["response"] is None
+    assert body["status"] == "pending"
 
 
 def test_redeliver_queues_a_new_attempt_with_the_same_event_id(team):
@@ -386,7 +398,8 @@ def test_redeliver_queues_a_new_attempt_with_the_same_event_id(team):
     assert response.json()["status"] == "pending"
     assert response.json()["event_id"] == str(delivery.event_id)
     delivery.refresh_from_db()
-    assert delivery.status == DeliveryStatus.PENDING and delivery.next_attempt_at <= timezone.now()
+    assert delivery.status == DeliveryStatus.PENDING
+    assert delivery.next_attempt_at <= timezone.now()
     assert Delivery.objects.count() == 1
 
 

@@ -37,7 +37,7 @@ from webhooks.models import Delivery, DeliveryStatus, Webhook
 from webhooks.secrets import secret_generate
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-# Sized for CI: 34 operations, two passes, about 55 s on 2 cores.
+# Sized for CI: 44 operations, two passes, about 55 s on 2 cores.
 SETTINGS = hypothesis.settings(
     max_examples=25,
     deadline=None,

@@ -13,6 +13,7 @@ from hopla.redoc import redoc_bundle
 api_v1 = [
     path("auth/", include("accounts.urls")),
     path("", include("tickets.urls")),
+    path("", include("webhooks.urls")),
 ]
 
 urlpatterns = [

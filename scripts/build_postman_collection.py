@@ -96,6 +96,15 @@ IMAGE = (
     "thumbnail_url", "error", "uploaded_by", "created_at", "processed_at",
 )  # fmt: skip
 EVENT = ("id", "seq", "type", "project", "ticket", "actor", "at", "changes", "data")
+WEBHOOK = (
+    "id", "project", "url", "events", "description", "active", "created_by", "created_at", "updated_at",
+    "disabled_reason", "last_success_at", "last_failure_at",
+)  # fmt: skip
+DELIVERY = (
+    "id", "webhook", "event_id", "event_type", "status", "attempts", "next_attempt_at", "last_status_code",
+    "last_duration_ms", "last_error", "created_at", "delivered_at",
+)  # fmt: skip
+DELIVERY_DETAIL = (*DELIVERY, "request_body", "response")
 PAGE = ("count", "next", "previous", "results")
 
 JSON_BODY = "const body = pm.response.json();"
@@ -528,6 +537,152 @@ images = [
     request("Delete the image", "DELETE", "/api/v1/tickets/{{ticketKey}}/images/{{imageId}}/", tests=status(204)),
 ]
 
+WEBHOOKS = "/api/v1/projects/{{projectId}}/webhooks/"
+WEBHOOK_PATH = WEBHOOKS + "{{webhookId}}/"
+DELIVERY_PATH = WEBHOOK_PATH + "deliveries/{{deliveryId}}/"
+NO_SECRET = "pm.test('no secret', () => pm.expect(pm.response.text()).to.not.include('whsec_'));"
+
+webhooks = [
+    request(
+        "Register a webhook (its secret is shown this once)",
+        "POST",
+        WEBHOOKS,
+        # The receiver: this server's own /healthz unless `webhookUrl` is set. hopla refuses loopback and
+        # plain http targets unless WEBHOOK_ALLOW_HTTP and WEBHOOK_ALLOWED_NETWORKS allow them (run_postman.sh).
+        pre=[
+            "const receiver = pm.variables.get('webhookUrl') || pm.variables.get('baseUrl') + '/healthz';",
+            "pm.collectionVariables.set('webhookUrl', receiver);",
+        ],
+        body={"url": "{{webhookUrl}}", "events": ["ticket.updated", "comment.created"], "description": "Postman"},
+        tests=[
+            *status(201),
+            *keys(*WEBHOOK, "secret"),
+            JSON_BODY,
+            "pm.test('whsec_ secret', () => pm.expect(body.secret).to.match(/^whsec_[A-Za-z0-9+\\/=]+$/));",
+            *save("webhookId", "body.id"),
+            *save("webhookSecret", "body.secret"),
+        ],
+    ),
+    request(
+        "An unknown event type is a 400 naming it",
+        "POST",
+        WEBHOOKS,
+        body={"url": "{{webhookUrl}}", "events": ["ticket.exploded"]},
+        tests=[
+            *error(400, "invalid"),
+            "const problem = pm.response.json().errors.events[0];",
+            "pm.test('names it', () => pm.expect(problem.message).to.include('ticket.exploded'));",
+        ],
+    ),
+    request(
+        "A cloud metadata address is refused",
+        "POST",
+        WEBHOOKS,
+        body={"url": "https://169.254.169.254/latest/meta-data/", "events": ["*"]},
+        tests=error(400, "unsafe_url"),
+    ),
+    request(
+        "A secret not in whsec_ form is refused",
+        "POST",
+        WEBHOOKS,
+        body={"url": "{{webhookUrl}}", "events": ["*"], "secret": "hunter2"},
+        tests=[
+            *error(400, "invalid"),
+            "pm.test('on secret', () => pm.expect(pm.response.json().errors).to.have.property('secret'));",
+        ],
+    ),
+    request("List webhooks", "GET", WEBHOOKS, tests=[*status(200), *keys(*PAGE), NO_SECRET]),
+    request("Get the webhook", "GET", WEBHOOK_PATH, tests=[*status(200), *keys(*WEBHOOK), NO_SECRET]),
+    request(
+        "Pause the webhook",
+        "PATCH",
+        WEBHOOK_PATH,
+        body={"active": False},
+        tests=[
+            *status(200),
+            *keys(*WEBHOOK),
+            "pm.test('paused', () => pm.expect(pm.response.json().active).to.eql(false));",
+        ],
+    ),
+    request(
+        "Re-enable it, for every event",
+        "PATCH",
+        WEBHOOK_PATH,
+        body={"active": True, "events": ["*"]},
+        tests=[
+            *status(200),
+            JSON_BODY,
+            "pm.test('active', () => pm.expect([body.active, body.disabled_reason]).to.eql([true, '']));",
+            "pm.test('every event', () => pm.expect(body.events).to.eql(['*']));",
+        ],
+    ),
+    request(
+        "Rotate the secret",
+        "POST",
+        WEBHOOK_PATH + "rotate-secret/",
+        tests=[
+            *status(200),
+            *keys(*WEBHOOK, "secret"),
+            JSON_BODY,
+            "const old = pm.collectionVariables.get('webhookSecret');",
+            "pm.test('a new secret', () => pm.expect(body.secret).to.match(/^whsec_/).and.not.eql(old));",
+        ],
+    ),
+    request(
+        "Ping the webhook",
+        "POST",
+        WEBHOOK_PATH + "ping/",
+        tests=[
+            *status(202),
+            *keys(*DELIVERY_DETAIL),
+            JSON_BODY,
+            "pm.test('a ping', () => pm.expect(body.event_type).to.eql('webhook.ping'));",
+            *save("deliveryId", "body.id"),
+        ],
+    ),
+    request(
+        "List its deliveries, filtered by status",
+        "GET",
+        WEBHOOK_PATH + "deliveries/?status=pending,succeeded,failed",
+        tests=[
+            *status(200),
+            *keys(*PAGE),
+            JSON_BODY,
+            "const ping = pm.collectionVariables.get('deliveryId');",
+            "pm.test('the ping, newest first', () => pm.expect(body.results[0].id).to.eql(ping));",
+            "pm.test('summary shape', () => pm.expect(body.results[0]).to.have.all.keys("
+            + ", ".join(f"'{k}'" for k in DELIVERY)
+            + "));",
+        ],
+    ),
+    request(
+        "A bad status filter is a 400 naming it",
+        "GET",
+        WEBHOOK_PATH + "deliveries/?status=lost",
+        tests=[
+            *error(400, "invalid"),
+            "pm.test('names status', () => pm.expect(pm.response.json().errors).to.have.property('status'));",
+        ],
+    ),
+    request("Get the delivery", "GET", DELIVERY_PATH, tests=[*status(200), *keys(*DELIVERY_DETAIL), NO_SECRET]),
+    request(
+        "Redeliver it (409 delivery_pending while its attempt is still scheduled)",
+        "POST",
+        DELIVERY_PATH + "redeliver/",
+        tests=[
+            JSON_BODY,
+            "pm.test('a new attempt, or pending already', () => pm.expect(pm.response.code).to.be.oneOf([202, 409]));",
+            "if (pm.response.code === 202) {",
+            "  pm.test('pending again', () => pm.expect(body.status).to.eql('pending'));",
+            "} else {",
+            "  pm.test('delivery_pending', () => pm.expect(body.code).to.eql('delivery_pending'));",
+            "}",
+        ],
+    ),
+    request("Delete the webhook", "DELETE", WEBHOOK_PATH, tests=status(204)),
+    request("Its deliveries are gone with it", "GET", DELIVERY_PATH, tests=error(404, "not_found")),
+]
+
 cleanup = [
     request(
         "Remove the member", "DELETE", "/api/v1/projects/{{projectId}}/members/{{otherUserId}}/", tests=status(204)
@@ -551,6 +706,7 @@ cleanup = [
 VARIABLES = [
     "baseUrl", "run", "email", "otherEmail", "password", "projectKey", "userId", "otherUserId", "accessToken",
     "refreshToken", "oldRefreshToken", "projectId", "ticketId", "ticketKey", "commentId", "imageId", "imagePolls",
+    "webhookUrl", "webhookId", "webhookSecret", "deliveryId",
 ]  # fmt: skip
 
 collection = {
@@ -570,6 +726,7 @@ collection = {
         {"name": "Tickets", "item": tickets},
         {"name": "Comments", "item": comments},
         {"name": "Images", "item": images},
+        {"name": "Webhooks", "item": webhooks},
         {"name": "Clean-up and logout", "item": cleanup},
     ],
 }

@@ -27,7 +27,9 @@ THROTTLED_PUBLIC_ENDPOINTS = {
 }
 # Writes any signed-in user may make: no role is checked, so no 403.
 OPEN_WRITES = {("post", "/api/v1/projects/")}
-# Domain errors of SPEC §4 (a project keeps one admin) and §5 (workflow, If-Match).
+# Paths whose reads are refused below a role too (403): a project's webhooks are for its admins (SPEC §9).
+ADMIN_ONLY_PREFIXES = ("/api/v1/projects/{project}/webhooks/",)
+# Domain errors of SPEC §4 (a project keeps one admin), §5 (workflow, If-Match) and §9 (redelivery).
 DOMAIN_ERRORS: dict[tuple[str, str], dict[int, str]] = {
     ("patch", "/api/v1/tickets/{ticket}/"): {
         409: "`invalid_transition`: the status cannot move there; `allowed` lists the targets.",
@@ -41,6 +43,17 @@ DOMAIN_ERRORS: dict[tuple[str, str], dict[int, str]] = {
     },
     ("delete", "/api/v1/projects/{project}/members/{user_id}/"): {
         409: "`last_admin`: the project would be left without an admin.",
+    },
+    ("post", "/api/v1/projects/{project}/webhooks/"): {
+        400: "Invalid input (`invalid`, with `errors` per field), a malformed body (`parse_error`), or "
+        "`unsafe_url`: the URL is not https, or its host resolves to an address hopla does not send to.",
+    },
+    ("patch", "/api/v1/projects/{project}/webhooks/{webhook_id}/"): {
+        400: "Invalid input (`invalid`, with `errors` per field), a malformed body (`parse_error`), or "
+        "`unsafe_url`: the URL is not https, or its host resolves to an address hopla does not send to.",
+    },
+    ("post", "/api/v1/projects/{project}/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver/"): {
+        409: "`delivery_pending`: the delivery's next attempt is already scheduled.",
     },
 }
 
@@ -114,9 +127,20 @@ EXAMPLES: dict[int, dict[str, Any]] = {
     415: {"detail": 'Unsupported media type "text/plain" in request.', "code": "unsupported_media_type"},
     429: {"detail": "Request was throttled. Expected available in 42 seconds.", "code": "throttled", "retry_after": 42},
 }
-LAST_ADMIN_EXAMPLE = {
-    "detail": "A project keeps at least one admin: make someone else admin first.",
-    "code": "last_admin",
+# Examples of the domain errors, by the code their description names (`last_admin`).
+DOMAIN_EXAMPLES: dict[str, dict[str, Any]] = {
+    "last_admin": {
+        "detail": "A project keeps at least one admin: make someone else admin first.",
+        "code": "last_admin",
+    },
+    "unsafe_url": {
+        "detail": "The webhook's host resolves to an address hopla does not send to: 10.0.0.8 is a private address.",
+        "code": "unsafe_url",
+    },
+    "delivery_pending": {
+        "detail": "This delivery is still pending: its next attempt is already scheduled.",
+        "code": "delivery_pending",
+    },
 }
 
 
@@ -138,6 +162,8 @@ def operation_error_codes(path: str, method: str, operation: dict[str, Any]) -> 
         codes.add(401)
     if requires_jwt and writes and not path.startswith("/api/v1/auth/") and (method, path) not in OPEN_WRITES:
         codes.add(403)
+    if requires_jwt and path.startswith(ADMIN_ONLY_PREFIXES):
+        codes.add(403)
     if any(parameter["in"] == "path" for parameter in parameters):
         codes.add(404)
     if writes and (requires_jwt or path in THROTTLED_PUBLIC_ENDPOINTS):
@@ -152,6 +178,12 @@ def operation_error_codes(path: str, method: str, operation: dict[str, Any]) -> 
     return described
 
 
+def _domain_example(description: str) -> dict[str, Any] | None:
+    """The example of the last domain error code `description` names, if it names one."""
+    named = [example for code, example in DOMAIN_EXAMPLES.items() if f"`{code}`" in description]
+    return named[-1] if named else None
+
+
 def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """drf-spectacular POSTPROCESSING_HOOKS entry: adds `Error` and every operation's error responses."""
     result.setdefault("components", {}).setdefault("schemas", {}).update(error_components())
@@ -159,7 +191,7 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
             for code, description in sorted(operation_error_codes(path, method, operation).items()):
-                example = LAST_ADMIN_EXAMPLE if "`last_admin`" in description else EXAMPLES[code]
+                example = _domain_example(description) or EXAMPLES[code]
                 response = responses.setdefault(str(code), _error_response(description, example))
                 if code == 429:
                     response.setdefault("headers", {})["Retry-After"] = {

@@ -207,6 +207,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "TicketStatusEnum": "tickets.models.Status",
         "ImageStatusEnum": "tickets.models.ImageStatus",
+        "DeliveryStatusEnum": "webhooks.models.DeliveryStatus",
     },
 }
 

@@ -6,6 +6,7 @@ project, so that requests reach the views' code and not only their 404. Every re
 savepoint rolled back afterwards: a generated DELETE does not take the fixtures away from the next one.
 """
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,9 +33,11 @@ from accounts.tests.factories import UserFactory
 from tickets.models import Role
 from tickets.tests.factories import CommentFactory, MembershipFactory, ProjectFactory, TicketFactory
 from tickets.tests.images import uploaded_png
+from webhooks.models import Delivery, DeliveryStatus, Webhook
+from webhooks.secrets import secret_generate
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-# Sized for CI: 34 operations, two passes, about 55 s on 2 cores.
+# Sized for CI: 44 operations, two passes, about 55 s on 2 cores.
 SETTINGS = hypothesis.settings(
     max_examples=25,
     deadline=None,
@@ -59,7 +62,9 @@ def _in_process_django() -> Iterator[None]:
 
 @pytest.fixture
 def world(db, settings) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """An admin of OPS with a ticket, a comment and an image, a member, and everyone else's project."""
+    """An admin of OPS with a ticket, a comment, an image and a webhook with a failed delivery, a member,
+    and everyone else's project."""
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]  # where generated webhook URLs may point
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": dict.fromkeys(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], NO_THROTTLING),
@@ -76,6 +81,15 @@ def world(db, settings) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     assert upload.status_code == 202, upload.content
     other_project = ProjectFactory(key="SEC")
     other_ticket = TicketFactory(project=other_project)
+    webhook = Webhook.objects.create(
+        project=project, url="https://127.0.0.1/hook", events=["*"], secret=secret_generate()
+    )
+    delivery = Delivery.objects.create(
+        webhook=webhook, event_id=uuid.uuid4(), event_type="ticket.created", status=DeliveryStatus.FAILED
+    )
+    other_webhook = Webhook.objects.create(
+        project=other_project, url="https://127.0.0.1/hook", events=["*"], secret=secret_generate()
+    )
     return {
         "admin": admin,
         "headers": {"Authorization": f"Bearer {AccessToken.for_user(admin)}"},
@@ -85,6 +99,8 @@ def world(db, settings) -> dict[str, Any]:  # type: ignore[no-untyped-def]
             "comment_id": [str(comment.pk)],
             "image_id": [upload.json()["id"]],
             "user_id": [str(admin.pk), str(member.pk)],
+            "webhook_id": [str(webhook.pk), str(other_webhook.pk)],
+            "delivery_id": [str(delivery.pk)],
         },
     }
 

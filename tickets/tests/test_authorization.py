@@ -1,9 +1,10 @@
-"""Who may do what: every project, member, ticket, comment and history route, for every role.
+"""Who may do what: every project, member, ticket, comment, history and webhook route, for every role.
 
 The routes come from the URL conf, so an endpoint added without a row in MATRIX fails
 `test_the_matrix_covers_every_route_and_method` instead of shipping unchecked.
 """
 
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -24,6 +25,8 @@ from tickets.services.images import image_upload
 from tickets.tests.conftest import Team, client_for
 from tickets.tests.factories import MembershipFactory, ProjectFactory, TicketFactory
 from tickets.tests.images import png_bytes, uploaded_png
+from webhooks.models import Delivery, DeliveryStatus, Webhook
+from webhooks.secrets import secret_generate
 
 pytestmark = pytest.mark.django_db
 
@@ -31,6 +34,8 @@ API_PREFIX = "api/v1/"
 ROLES = ("anonymous", "outsider", "viewer", "member", "admin")
 # Projects and tickets are addressed by UUID or by key (`OPS`, `OPS-1`): every case runs with both.
 REFERENCE_FORMS = ("id", "key")
+# The apps whose routes live under a project or a ticket, and so under its roles.
+PROJECT_SCOPED_APPS = ("tickets.", "webhooks.")
 
 
 def _walk(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
@@ -51,12 +56,12 @@ def _methods(pattern: URLPattern) -> list[str]:
     return sorted(m for m in view_class.http_method_names if m not in ("head", "options") and hasattr(view_class, m))
 
 
-def tickets_app_routes() -> dict[tuple[str, str], URLPattern]:
-    """(URL name, method) → pattern, for every route of the tickets app under /api/v1/."""
+def project_scoped_routes() -> dict[tuple[str, str], URLPattern]:
+    """(URL name, method) → pattern, for every route of PROJECT_SCOPED_APPS under /api/v1/."""
     routes = {}
     for route, pattern in _walk(get_resolver().url_patterns):
         view_class = getattr(pattern.callback, "cls", pattern.callback)
-        if route.startswith(API_PREFIX) and view_class.__module__.startswith("tickets."):
+        if route.startswith(API_PREFIX) and view_class.__module__.startswith(PROJECT_SCOPED_APPS):
             for method in _methods(pattern):
                 routes[(pattern.name, method)] = pattern
     return routes
@@ -64,12 +69,15 @@ def tickets_app_routes() -> dict[tuple[str, str], URLPattern]:
 
 @dataclass
 class World:
-    """The `team` project with one ticket, one comment by the member, and two more users."""
+    """The `team` project with one ticket, one comment by the member, a webhook with a failed delivery,
+    and two more users."""
 
     team: Team
     ticket: Ticket
     comment: Comment
     image: Image
+    webhook: Webhook
+    delivery: Delivery
     colleague: User  # another member of the project: the subject of the member detail routes
     newcomer: User  # in no project: the user admins add
 
@@ -86,13 +94,17 @@ class World:
             "user_id": str(self.colleague.pk),
             "comment_id": str(self.comment.pk),
             "image_id": str(self.image.pk),
+            "webhook_id": str(self.webhook.pk),
+            "delivery_id": str(self.delivery.pk),
         }
         return {name: values[name] for name in names}
 
 
 @pytest.fixture
-def world(team: Team) -> World:
+def world(team: Team, settings) -> World:  # type: ignore[no-untyped-def]
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]  # the webhooks' receiver
     ticket = TicketFactory(project=team.project, reporter=team.member, assignee=team.member)
+    webhook = Webhook.objects.create(project=team.project, url=HOOK_URL, events=["*"], secret=secret_generate())
     return World(
         team=team,
         ticket=ticket,
@@ -100,6 +112,11 @@ def world(team: Team) -> World:
         comment=comment_create(ticket=ticket, author=team.member, body="First!"),
         image=image_upload(
             ticket=ticket, uploader=team.member, upload=validate_image_bytes(png_bytes()), filename="shot.png"
+        ),
+        webhook=webhook,
+        # Failed, so that a redelivery is accepted (a pending one answers 409).
+        delivery=Delivery.objects.create(
+            webhook=webhook, event_id=uuid.uuid4(), event_type="ticket.created", status=DeliveryStatus.FAILED
         ),
         colleague=MembershipFactory(project=team.project, role=Role.MEMBER).user,
         newcomer=UserFactory(),
@@ -114,6 +131,13 @@ def statuses(outsider: int, viewer: int, member: int, admin: int) -> dict[str, i
 
 
 READ = statuses(outsider=404, viewer=200, member=200, admin=200)
+HOOK_URL = "https://127.0.0.1/hooks/hopla"
+
+
+def admins(status: int) -> dict[str, int]:
+    """A webhook route: the project's admins only, for reading too (SPEC §9)."""
+    return statuses(outsider=404, viewer=403, member=403, admin=status)
+
 
 # (URL name, method) → (expected status per role, request body).
 MATRIX: dict[tuple[str, str], tuple[dict[str, int], Body]] = {
@@ -152,6 +176,16 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, int], Body]] = {
     ("ticket-image", "get"): (READ, None),
     # The image is the member's: its uploader or an admin deletes it.
     ("ticket-image", "delete"): (statuses(404, 403, 204, 204), None),
+    ("project-webhooks", "get"): (admins(200), None),
+    ("project-webhooks", "post"): (admins(201), lambda w, f: {"url": HOOK_URL, "events": ["ticket.created"]}),
+    ("project-webhook", "get"): (admins(200), None),
+    ("project-webhook", "patch"): (admins(200), lambda w, f: {"description": "Renamed"}),
+    ("project-webhook", "delete"): (admins(204), None),
+    ("project-webhook-ping", "post"): (admins(202), None),
+    ("project-webhook-rotate-secret", "post"): (admins(200), None),
+    ("project-webhook-deliveries", "get"): (admins(200), None),
+    ("project-webhook-delivery", "get"): (admins(200), None),
+    ("project-webhook-delivery-redeliver", "post"): (admins(202), None),
 }
 
 # Routes whose body is a multipart form rather than JSON.
@@ -162,7 +196,7 @@ ERROR_CODES = {401: "not_authenticated", 403: "permission_denied", 404: "not_fou
 
 def _cases() -> list[Any]:
     cases = []
-    for (name, method), pattern in sorted(tickets_app_routes().items()):
+    for (name, method), pattern in sorted(project_scoped_routes().items()):
         url_kwargs = list(pattern.pattern.regex.groupindex)
         forms = REFERENCE_FORMS if url_kwargs or (name, method) == ("ticket-list", "post") else ("id",)
         for form in forms:
@@ -181,11 +215,13 @@ def state() -> tuple[Any, ...]:
         sorted(Comment.objects.values_list("id", "body")),
         sorted(Image.objects.values_list("id", flat=True)),
         Event.objects.count(),
+        sorted(Webhook.objects.values_list("id", "url", "events", "description", "active", "secret")),
+        sorted(Delivery.objects.values_list("id", "status", "next_attempt_at")),
     )
 
 
 def test_the_matrix_covers_every_route_and_method():
-    routes = set(tickets_app_routes())
+    routes = set(project_scoped_routes())
     assert routes, "no tickets routes found under /api/v1/"
     assert set(MATRIX) == routes, f"missing from MATRIX: {routes - set(MATRIX)}; stale: {set(MATRIX) - routes}"
 
@@ -219,6 +255,7 @@ def test_authorization_matrix(world, name, method, url_kwargs, form, role):
         "/api/v1/tickets/{ticket}/history/",
         "/api/v1/tickets/{ticket}/comments/",
         "/api/v1/tickets/{ticket}/comments/{comment}/",
+        "/api/v1/projects/{project}/webhooks/",
     ],
 )
 @pytest.mark.parametrize("form", REFERENCE_FORMS)

@@ -11,6 +11,7 @@ once; the receiver de-duplicates by `webhook-id`). Outcomes are written in batch
 RECORD_EVERY_SECONDS apart, each batch renewing the leases of the claimed deliveries still to go.
 """
 
+import json
 import logging
 import time
 from datetime import datetime, timedelta
@@ -18,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Value
 from django.utils import timezone
 
@@ -35,19 +36,23 @@ DRAIN_SECONDS = 2.0
 RECORD_EVERY_SECONDS = 1.0
 LEASE_MARGIN_SECONDS = 5.0
 
-_RECORDED_FIELDS = [
-    "status",
-    "attempts",
-    "next_attempt_at",
-    "leased_until",
-    "delivered_at",
-    "request_body",
-    "last_status_code",
-    "last_duration_ms",
-    "last_error",
-    "response_headers",
-    "response_body",
-]
+# The outcomes of a batch in one statement, from one JSON parameter: Django's bulk_update builds a
+# CASE per field and row, and compiling it cost 6 ms a delivery (three times the attempt itself).
+_RECORD_SQL = """
+UPDATE webhooks_delivery AS delivery SET
+    status = recorded.status, attempts = recorded.attempts, next_attempt_at = recorded.next_attempt_at,
+    leased_until = NULL, delivered_at = recorded.delivered_at, request_body = recorded.request_body,
+    last_status_code = recorded.last_status_code, last_duration_ms = recorded.last_duration_ms,
+    last_error = recorded.last_error, response_headers = recorded.response_headers,
+    response_body = recorded.response_body
+FROM jsonb_to_recordset(%s::jsonb) AS recorded(
+    id uuid, status varchar, attempts integer, next_attempt_at timestamptz, delivered_at timestamptz,
+    request_body text, last_status_code integer, last_duration_ms integer, last_error text,
+    response_headers jsonb, response_body text
+)
+WHERE delivery.id = recorded.id
+"""
+
 
 _CLAIM_SQL = """
 UPDATE webhooks_delivery SET leased_until = %(until)s
@@ -130,6 +135,23 @@ def _apply(delivery: Delivery, body: bytes, outcome: Outcome) -> None:
         delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
 
 
+def _recorded(delivery: Delivery) -> dict[str, Any]:
+    moment = datetime.isoformat
+    return {
+        "id": str(delivery.pk),
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "next_attempt_at": moment(delivery.next_attempt_at) if delivery.next_attempt_at else None,
+        "delivered_at": moment(delivery.delivered_at) if delivery.delivered_at else None,
+        "request_body": delivery.request_body,
+        "last_status_code": delivery.last_status_code,
+        "last_duration_ms": delivery.last_duration_ms,
+        "last_error": delivery.last_error,
+        "response_headers": delivery.response_headers,
+        "response_body": delivery.response_body,
+    }
+
+
 class _Records:
     """Outcomes not yet written, and the claimed deliveries not yet attempted."""
 
@@ -154,7 +176,8 @@ class _Records:
         done, self.done = self.done, []
         with transaction.atomic():
             if done:
-                Delivery.objects.bulk_update([delivery for delivery, _ in done], _RECORDED_FIELDS)
+                with connection.cursor() as cursor:
+                    cursor.execute(_RECORD_SQL, [json.dumps([_recorded(delivery) for delivery, _ in done])])
                 _webhook_record(self.webhook, done)
             active = Webhook.objects.filter(pk=self.webhook.pk, active=True).exists()
             if self.waiting:

@@ -193,20 +193,24 @@ def _webhook_record(webhook: Webhook, done: list[tuple[Delivery, Outcome]]) -> N
     failed_at = [outcome.at for _, outcome in done if not outcome.succeeded]
     if failed_at:
         changes["last_failure_at"] = max(failed_at)
-    finished = [delivery for delivery, _ in done if delivery.status != DeliveryStatus.PENDING]
-    successes = [index for index, delivery in enumerate(finished) if delivery.status == DeliveryStatus.SUCCEEDED]
-    if successes:
-        changes["last_success_at"] = max(delivery.delivered_at for delivery in finished if delivery.delivered_at)
-        changes["consecutive_failures"] = Value(len(finished) - successes[-1] - 1)
-    elif finished:
-        changes["consecutive_failures"] = F("consecutive_failures") + len(finished)
+    finished = [(delivery, outcome) for delivery, outcome in done if delivery.status != DeliveryStatus.PENDING]
+    succeeded = [index for index, (delivery, _) in enumerate(finished) if delivery.status == DeliveryStatus.SUCCEEDED]
+    failed_since_success = finished[succeeded[-1] + 1 :] if succeeded else finished
+    if succeeded:
+        changes["last_success_at"] = finished[succeeded[-1]][1].at
+        changes["consecutive_failures"] = Value(len(failed_since_success))
+    elif failed_since_success:
+        changes["consecutive_failures"] = F("consecutive_failures") + len(failed_since_success)
     if not changes:
         return
     Webhook.objects.filter(pk=webhook.pk).update(**changes)
+    if not failed_since_success:
+        return  # no failed delivery since the last success: the count cannot have reached the limit
     limit = settings.WEBHOOK_DISABLE_AFTER_FAILURES
+    last_error = failed_since_success[-1][1].error
     disabled = Webhook.objects.filter(pk=webhook.pk, active=True, consecutive_failures__gte=limit).update(
         active=False,
-        disabled_reason=f"{limit} deliveries in a row failed; the last: {done[-1][1].error or 'no answer'}"[:500],
+        disabled_reason=f"{limit} deliveries in a row failed; the last: {last_error}"[:500],
         updated_at=timezone.now(),
     )
     if disabled:

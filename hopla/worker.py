@@ -64,7 +64,7 @@ class PeriodicTasksWorker(SimpleWorker):
     _heartbeat_until = -math.inf  # when the worker's key expires if no heartbeat follows
 
     def work(self, burst: bool = False, **kwargs: Any) -> bool:  # type: ignore[override]
-        tasks: dict[str, int] = settings.WORKER_PERIODIC_TASKS
+        tasks: dict[str, float] = settings.WORKER_PERIODIC_TASKS
         if burst:
             # A burst worker drains the queue and leaves: sweep once first so it drains the repairs too.
             for path in tasks:
@@ -125,7 +125,7 @@ class PeriodicTasksWorker(SimpleWorker):
         super().set_state(state, pipeline)
 
     @staticmethod
-    def _every(path: str, interval: int) -> None:
+    def _every(path: str, interval: float) -> None:
         while True:
             run_periodic_task(path)
             time.sleep(interval)

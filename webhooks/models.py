@@ -86,6 +86,12 @@ class Delivery(models.Model):
                 condition=models.Q(status="pending"),
                 name="delivery_due",
             ),
+            # A drain's claim: a webhook's pending deliveries in `seq` order, and its leases in flight.
+            models.Index(
+                fields=["webhook", "event_seq", "created_at"],
+                condition=models.Q(status="pending"),
+                name="delivery_pending_order",
+            ),
         ]
 
     def __str__(self) -> str:

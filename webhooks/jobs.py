@@ -1,0 +1,21 @@
+"""RQ jobs and the worker's periodic task of the webhooks app."""
+
+from webhooks.delivering import deliveries_drain, drain_finished
+from webhooks.dispatching import deliveries_start, events_dispatch
+
+
+def dispatch_deliveries() -> None:
+    """Periodic task run by the worker (hopla.worker): deliveries for the new events, then a drain job
+    for each webhook with deliveries due (first attempts and retries alike)."""
+    while events_dispatch():
+        pass  # a backlog (the worker was away) is turned into deliveries batch after batch
+    deliveries_start()
+
+
+def deliver(webhook_id: str) -> None:
+    """Attempt a webhook's due deliveries in order for a while; queued again if some are left."""
+    more_due = False
+    try:
+        more_due = deliveries_drain(webhook_id=webhook_id)
+    finally:
+        drain_finished(webhook_id, more_due=more_due)

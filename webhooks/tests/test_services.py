@@ -1,0 +1,93 @@
+"""The services' refusals (nothing half-written), deletes, and the drain's claims: one drain per
+webhook at a time, a lease that runs out frees its deliveries, queries that do not grow with them."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from hopla.api.exceptions import InvalidField, StateConflict
+from webhooks.delivering import deliveries_claim, deliveries_drain
+from webhooks.dispatching import deliveries_start, events_dispatch
+from webhooks.models import Delivery, DeliveryStatus, Webhook
+from webhooks.safety import UnsafeUrl
+from webhooks.services import webhook_create, webhook_delete, webhook_ping, webhook_update
+from webhooks.tests.conftest import events_write
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("webhook_settings")]
+
+
+@pytest.mark.parametrize(
+    ("fields", "refusal"),
+    [
+        ({"url": "http://10.0.0.1/hook"}, UnsafeUrl),
+        ({"url": "http://169.254.169.254/latest"}, UnsafeUrl),
+        ({"url": "ftp://127.0.0.1/hook"}, UnsafeUrl),
+        ({"events": ["ticket.exploded"]}, InvalidField),
+        ({"events": []}, InvalidField),
+        ({"events": ["*", "ticket.created"]}, InvalidField),
+        ({"secret": "not-a-secret"}, InvalidField),
+        ({"secret": "whsec_c2hvcnQ="}, InvalidField),
+    ],
+)
+def test_a_refused_webhook_writes_nothing(project, admin, receiver, fields, refusal):
+    with pytest.raises(refusal):
+        webhook_create(project=project, actor=admin, **{"url": receiver.url, "events": ["*"], **fields})
+    assert not Webhook.objects.exists()
+
+
+def test_an_update_checks_the_url_again(project, admin, receiver):
+    webhook = webhook_create(project=project, actor=admin, url=receiver.url, events=["*"])
+    with pytest.raises(UnsafeUrl):
+        webhook_update(webhook=webhook, data={"url": "http://192.168.1.1/"})
+    assert Webhook.objects.get().url == receiver.url
+
+
+def test_deleting_a_webhook_cancels_its_pending_deliveries(project, admin, receiver):
+    webhook = webhook_create(project=project, actor=admin, url=receiver.url, events=["*"])
+    events_write(project, admin, ["ticket.created"] * 3)
+    events_dispatch()
+    assert Delivery.objects.filter(status=DeliveryStatus.PENDING).count() == 3
+    webhook_delete(webhook=webhook)
+    assert not Delivery.objects.exists()
+    assert deliveries_start() == 0
+    assert receiver.received == []
+
+
+def test_a_ping_of_a_disabled_webhook_is_refused(project, admin, receiver):
+    webhook = webhook_create(project=project, actor=admin, url=receiver.url, events=["*"], active=False)
+    with pytest.raises(StateConflict) as refused:
+        webhook_ping(webhook=webhook)
+    assert refused.value.get_codes() == "webhook_inactive"
+    assert not Delivery.objects.exists()
+
+
+def test_one_drain_per_webhook_at_a_time_and_a_lease_that_ran_out_frees_the_deliveries(project, admin, receiver):
+    webhook = webhook_create(project=project, actor=admin, url=receiver.url, events=["*"])
+    events = events_write(project, admin, ["ticket.created"] * 5)
+    events_dispatch()
+    claim = deliveries_claim(webhook_id=webhook.pk, limit=2)
+    assert claim is not None
+    assert [delivery.event_seq for delivery in claim[1]] == [events[0].seq, events[1].seq]
+    # A second drain (another worker) takes nothing while these are in flight, not even the later ones.
+    assert deliveries_claim(webhook_id=webhook.pk) is None
+
+    # The first worker died: once its leases have run out, its deliveries go first again.
+    Delivery.objects.filter(leased_until__isnull=False).update(leased_until=timezone.now() - timedelta(seconds=1))
+    again = deliveries_claim(webhook_id=webhook.pk)
+    assert again is not None
+    assert [delivery.event_seq for delivery in again[1]] == [event.seq for event in events]
+
+
+@pytest.mark.parametrize("count", [3, 40])
+def test_a_drain_makes_the_same_queries_whatever_the_number_of_deliveries(
+    project, admin, receiver, count, django_assert_num_queries
+):
+    webhook = webhook_create(project=project, actor=admin, url=receiver.url, events=["*"])
+    events_write(project, admin, ["ticket.created"] * count)
+    events_dispatch()
+    # claim (savepoint, webhook, deliveries, release), records (savepoint, outcomes, webhook, active,
+    # release), the next claim (savepoint, webhook, none due, release)
+    with django_assert_num_queries(13):
+        assert deliveries_drain(webhook_id=webhook.pk) is False
+    assert len(receiver.received) == count

@@ -11,6 +11,11 @@ from django.db import models
 
 from tickets.models import Project
 
+# The event type of a ping (SPEC §9); never in the event table, so no webhook subscribes to it.
+PING_EVENT = "webhook.ping"
+# `events: ["*"]`: every event type.
+EVERY_EVENT = "*"
+
 
 class Webhook(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

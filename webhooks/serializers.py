@@ -11,14 +11,12 @@ from rest_framework import serializers
 
 from tickets.models import EventType
 from tickets.serializers import UserSummarySerializer
-from webhooks.models import Delivery, Webhook
+from webhooks.models import EVERY_EVENT, Delivery, Webhook
 from webhooks.safety import check_url
 from webhooks.secrets import secret_problem
 
-PING = "webhook.ping"
-EVERY_EVENT = "*"
-# What `events` may name: the event types of SPEC §7 and the ping, or "*" alone.
-EVENT_TYPES = [*EventType.values, PING]
+# What `events` may name: the event types of SPEC §7, or "*" alone.
+EVENT_TYPES = list(EventType.values)
 URL_MAX_LENGTH = Webhook._meta.get_field("url").max_length
 DESCRIPTION_MAX_LENGTH = Webhook._meta.get_field("description").max_length
 

@@ -11,15 +11,15 @@ from rest_framework.fields import DateTimeField
 
 from accounts.models import User
 from hopla.api.exceptions import InvalidField, StateConflict
+from hopla.api.renderers import as_json_types
 from tickets.models import EventType, Project
 from webhooks.delivering import drain_request
 from webhooks.dispatching import dispatch_cursor_ensure
-from webhooks.models import Delivery, DeliveryStatus, Webhook
+from webhooks.models import EVERY_EVENT, PING_EVENT, Delivery, DeliveryStatus, Webhook
 from webhooks.safety import check_url
 from webhooks.secrets import secret_generate, secret_problem
+from webhooks.serializers import WebhookSerializer
 
-PING = "webhook.ping"
-EVERY_EVENT = "*"
 _UPDATABLE = ("url", "events", "description", "active")
 
 
@@ -103,22 +103,8 @@ def webhook_rotate_secret(*, webhook: Webhook) -> Webhook:
 
 
 def webhook_data(webhook: Webhook) -> dict[str, Any]:
-    """The webhook as JSON, without its secrets (the `data` of a ping)."""
-    moment = DateTimeField().to_representation
-    return {
-        "id": str(webhook.pk),
-        "project": str(webhook.project_id),
-        "url": webhook.url,
-        "events": webhook.events,
-        "description": webhook.description,
-        "active": webhook.active,
-        "created_by": str(webhook.created_by_id) if webhook.created_by_id else None,
-        "created_at": moment(webhook.created_at),
-        "updated_at": moment(webhook.updated_at),
-        "disabled_reason": webhook.disabled_reason,
-        "last_success_at": moment(webhook.last_success_at) if webhook.last_success_at else None,
-        "last_failure_at": moment(webhook.last_failure_at) if webhook.last_failure_at else None,
-    }
+    """The webhook as the API shows it, without its secret (the `data` of a ping), as plain JSON types."""
+    return as_json_types(WebhookSerializer(webhook).data)
 
 
 def _check_active(webhook: Webhook) -> None:
@@ -137,7 +123,7 @@ def webhook_ping(*, webhook: Webhook) -> Delivery:
     payload = {
         "id": str(event_id),
         "seq": None,
-        "type": PING,
+        "type": PING_EVENT,
         "project": str(webhook.project_id),
         "ticket": None,
         "actor": None,
@@ -146,7 +132,7 @@ def webhook_ping(*, webhook: Webhook) -> Delivery:
         "data": webhook_data(webhook),
     }
     delivery = Delivery.objects.create(
-        webhook=webhook, event_id=event_id, event_type=PING, payload=payload, next_attempt_at=now
+        webhook=webhook, event_id=event_id, event_type=PING_EVENT, payload=payload, next_attempt_at=now
     )
     transaction.on_commit(lambda: drain_request(webhook.pk))
     return delivery

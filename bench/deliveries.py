@@ -1,0 +1,442 @@
+"""W6: project events delivered to 5 webhooks on a local receiver, against a loop that POSTs the same
+signed bodies with the same client.
+
+hopla's path: PATCH over HTTP → the ticket's event row, committed → the worker's dispatch turns it into
+one delivery per webhook → RQ jobs POST them, signed (Standard Webhooks) → the receiver
+(bench.webhook_receiver, a process of its own, which records each arrival). Three measures:
+
+- deliveries/s. The events are written while the worker is frozen (SIGSTOP: warm, connected, doing
+  nothing), then it is let go (SIGCONT); the rate is the deliveries over the time from then to the
+  receiver's last arrival, so the dispatch from the event table counts. The reference is one loop in this
+  process that, for the same events (read as the WebSocket shows them), encodes each body, signs it with
+  `standardwebhooks` and POSTs it with the same httpx client to the same receiver, timed from its start
+  to the receiver's last arrival. Rounds interleave, the order alternating.
+- commit→receiver latency: events written at a steady `PACE` per second, the worker running; each
+  arrival's time minus the event's `at` (from the body's `data`). Absolute: the target is ≤ 2 s.
+- an update request's latency: PATCHes from wrk on one connection to a ticket of the project with the
+  5 webhooks, against a ticket of a project with none. After each run with webhooks the bench waits
+  until everything is delivered, so each side's run sees the delivery work it causes and only that.
+
+Every phase counts what the receiver got against the events x webhooks expected: lost and duplicated.
+"""
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import standardwebhooks
+from django.conf import settings
+from django.db.models import Max
+
+from accounts.models import User
+from bench.load import Request, run_wrk
+from bench.processes import webhook_receiver
+from bench.report import Row, percentile, pooled_percentile_ms
+from tickets.models import Event, Project, Ticket
+from tickets.services.event_publishing import event_payload
+from webhooks.models import Delivery, DeliveryStatus, Webhook
+from webhooks.services import webhook_create
+
+HOOKS = 5
+PACE = 20  # events per second in the latency phase: 100 deliveries/s, a busy project's pace
+TICKETS = 5  # the project's tickets the PATCHes take in turn
+_POLL_SECONDS = 0.2
+
+
+def delivery_client() -> httpx.Client:
+    """The client the loop POSTs with, configured as the worker's (timeout, no redirects, limits)."""
+    return httpx.Client(
+        timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+        follow_redirects=False,
+        limits=httpx.Limits(max_connections=10, max_keepalive_connections=10),
+    )
+
+
+@dataclass(frozen=True)
+class _Hook:
+    webhook: Webhook
+    name: str  # its path at the receiver: /hooks/<name>
+    signer: standardwebhooks.Webhook
+
+
+@dataclass(frozen=True)
+class _Arrival:
+    hook: str
+    event_id: str
+    at: float  # time.time() at the receiver
+    headers: dict[str, str]
+    body: str
+
+
+class _Receiver:
+    """The receiver process's records, read over HTTP."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self._client = httpx.Client(base_url=base_url, timeout=60)
+
+    def clear(self) -> None:
+        self._client.delete("/received").raise_for_status()
+
+    def count(self) -> int:
+        return int(self._client.get("/count").json()["count"])
+
+    def wait_for(self, expected: int, timeout: float) -> None:
+        """Until `expected` arrivals (or `timeout`: what is missing then is counted as lost). Polls seldom,
+        since each poll takes CPU from the worker it waits for."""
+        deadline = time.monotonic() + timeout
+        while self.count() < expected and time.monotonic() < deadline:
+            time.sleep(_POLL_SECONDS)
+
+    def arrivals(self) -> list[_Arrival]:
+        return [
+            _Arrival(
+                hook=record["hook"],
+                event_id=record["headers"].get("webhook-id", ""),
+                at=record["at"],
+                headers=record["headers"],
+                body=record["body"],
+            )
+            for record in self._client.get("/received").json()
+        ]
+
+
+class _Writer:
+    """Ticket updates through the API, one at a time, each changing a title (so each writes an event)."""
+
+    def __init__(self, base_url: str, token: str, keys: list[str]) -> None:
+        self._client = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        self._keys = keys
+        self._run = uuid.uuid4().hex[:8]
+        self._written = 0
+
+    def update(self) -> None:
+        key = self._keys[self._written % len(self._keys)]
+        self._written += 1
+        response = self._client.patch(f"/api/v1/tickets/{key}/", json={"title": f"Webhook {self._run} {self._written}"})
+        if response.status_code != 200:
+            raise SystemExit(f"W6: PATCH {key} answered {response.status_code}: {response.text[:200]}")
+
+
+@dataclass(frozen=True)
+class _Tally:
+    delivered: int  # distinct (webhook, event) pairs that arrived
+    lost: int
+    duplicated: int  # arrivals beyond the first of their pair
+
+
+def _last_seq() -> int:
+    return int(Event.objects.aggregate(last=Max("seq"))["last"] or 0)
+
+
+def _events_after(project: Project, seq: int) -> list[Event]:
+    return list(Event.objects.filter(project=project, seq__gt=seq).select_related("actor").order_by("seq"))
+
+
+def _tally(arrivals: list[_Arrival], hooks: list[_Hook], events: list[Event]) -> _Tally:
+    expected = {(hook.name, str(event.id)) for hook in hooks for event in events}
+    counted = Counter((arrival.hook, arrival.event_id) for arrival in arrivals)
+    return _Tally(
+        delivered=len(expected & counted.keys()),
+        lost=len(expected - counted.keys()),
+        duplicated=sum(count - 1 for count in counted.values()),
+    )
+
+
+def _drain_timeout(deliveries: int) -> float:
+    """Long enough for a slow engine (20 deliveries/s) to finish: past it, what is missing is lost."""
+    return 30 + deliveries / 20
+
+
+def _settle(hooks: list[_Hook], timeout: float = 60) -> None:
+    """Until no delivery of the hooks is pending: the worker is idle (nothing in flight to freeze)."""
+    deadline = time.monotonic() + timeout
+    pending = Delivery.objects.filter(webhook__in=[hook.webhook for hook in hooks], status=DeliveryStatus.PENDING)
+    while pending.exists() and time.monotonic() < deadline:
+        time.sleep(_POLL_SECONDS)
+
+
+@contextmanager
+def _frozen(worker: subprocess.Popen[bytes]) -> Iterator[None]:
+    os.kill(worker.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(worker.pid, signal.SIGCONT)
+
+
+def _hopla_round(
+    worker: subprocess.Popen[bytes],
+    writer: _Writer,
+    receiver: _Receiver,
+    hooks: list[_Hook],
+    project: Project,
+    count: int,
+) -> tuple[float, _Tally, list[Event]]:
+    """Deliveries per second of the worker from the moment it is let go on `count` fresh events."""
+    _settle(hooks)
+    with _frozen(worker):
+        mark = _last_seq()
+        for _ in range(count):
+            writer.update()
+        receiver.clear()
+        started = time.time()
+    events = _events_after(project, mark)
+    receiver.wait_for(len(events) * len(hooks), _drain_timeout(len(events) * len(hooks)))
+    arrivals = receiver.arrivals()
+    tally = _tally(arrivals, hooks, events)
+    seconds = max((arrival.at for arrival in arrivals), default=started) - started
+    return tally.delivered / seconds if seconds > 0 else 0.0, tally, events
+
+
+def _signed_post(client: httpx.Client, url: str, hook: _Hook, payload: dict[str, Any]) -> None:
+    """One delivery as SPEC §9 shapes it: the body, the Standard Webhooks headers, the POST."""
+    now = datetime.now(UTC)
+    body = orjson.dumps({"type": payload["type"], "timestamp": now.isoformat(), "data": payload})
+    headers = {
+        "content-type": "application/json",
+        "user-agent": "hopla-webhooks/1",
+        "webhook-id": payload["id"],
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": hook.signer.sign(payload["id"], now, body),
+    }
+    response = client.post(url, content=body, headers=headers)
+    if not response.is_success:
+        raise SystemExit(f"W6: the receiver answered the loop {response.status_code}")
+
+
+def _floor_round(
+    client: httpx.Client, receiver: _Receiver, receiver_url: str, hooks: list[_Hook], events: list[Event]
+) -> tuple[float, _Tally]:
+    """Deliveries per second of the loop, on the same events (built as the WebSocket shows them beforehand:
+    reading the table is the outbox's part, which the loop does not have)."""
+    payloads = [event_payload(event) for event in events]
+    urls = {hook.name: f"{receiver_url}/hooks/{hook.name}" for hook in hooks}
+    receiver.clear()
+    started = time.time()
+    for payload in payloads:
+        for hook in hooks:
+            _signed_post(client, urls[hook.name], hook, payload)
+    receiver.wait_for(len(events) * len(hooks), _drain_timeout(len(events) * len(hooks)))
+    arrivals = receiver.arrivals()
+    tally = _tally(arrivals, hooks, events)
+    seconds = max((arrival.at for arrival in arrivals), default=started) - started
+    return tally.delivered / seconds if seconds > 0 else 0.0, tally
+
+
+def _check_bodies(arrivals: list[_Arrival], hooks: list[_Hook], events: list[Event]) -> None:
+    """Each hook's first delivery verifies with `standardwebhooks` under that hook's secret, and its
+    `data` is the event as the WebSocket shows it."""
+    by_id = {str(event.id): event for event in events}
+    signers = {hook.name: hook.signer for hook in hooks}
+    checked: dict[str, bool] = {}
+    for arrival in arrivals:
+        if arrival.hook in checked or arrival.event_id not in by_id:
+            continue
+        try:
+            body = signers[arrival.hook].verify(arrival.body, arrival.headers)
+        except standardwebhooks.WebhookVerificationError as error:
+            raise SystemExit(f"W6: a delivery to hook {arrival.hook} does not verify: {error}") from error
+        checked[arrival.hook] = body["data"] == event_payload(by_id[arrival.event_id])
+    same = "yes" if checked and all(checked.values()) else f"NO ({sum(not same for same in checked.values())} hooks)"
+    print(f"deliveries verify with standardwebhooks: yes ({len(checked)} hooks); data as the WebSocket's: {same}")
+
+
+def _latencies_ms(arrivals: list[_Arrival]) -> list[float]:
+    """Receiver time minus the event's `at`, for the first arrival of each (webhook, event)."""
+    first: dict[tuple[str, str], _Arrival] = {}
+    for arrival in sorted(arrivals, key=lambda arrival: arrival.at):
+        first.setdefault((arrival.hook, arrival.event_id), arrival)
+    return [
+        (arrival.at - datetime.fromisoformat(json.loads(arrival.body)["data"]["at"]).timestamp()) * 1000
+        for arrival in first.values()
+    ]
+
+
+def _paced(writer: _Writer, receiver: _Receiver, hooks: list[_Hook], project: Project, count: int) -> list[float]:
+    """Commit→receiver milliseconds of `count` events written at PACE per second."""
+    receiver.clear()
+    mark = _last_seq()
+    started = time.monotonic()
+    for number in range(count):
+        time.sleep(max(0.0, started + number / PACE - time.monotonic()))
+        writer.update()
+    events = _events_after(project, mark)
+    receiver.wait_for(len(events) * len(hooks), _drain_timeout(len(events) * len(hooks)))
+    arrivals = receiver.arrivals()
+    _check_bodies(arrivals, hooks, events)
+    tally = _tally(arrivals, hooks, events)
+    print(f"paced: {len(events)} events, {tally.delivered} delivered, lost {tally.lost}, duplicated {tally.duplicated}")
+    return _latencies_ms(arrivals)
+
+
+def _titles_request(ticket: Ticket, token: str) -> Request:
+    run = uuid.uuid4().hex[:8]
+    bodies = tuple(json.dumps({"title": f"Webhook {run} {side}"}) for side in "AB")
+    return Request("PATCH", f"/api/v1/tickets/{ticket.key}/", token, bodies=bodies)
+
+
+def _update_latency(
+    *,
+    base_url: str,
+    token: str,
+    receiver: _Receiver,
+    hooks: list[_Hook],
+    project: Project,
+    with_hooks: Ticket,
+    without: Ticket,
+    rounds: int,
+    seconds: float,
+    rows: list[Row],
+    name: str,
+) -> None:
+    """PATCH p50/p99 on one connection, a ticket of the project with the hooks against one without."""
+    hooked, bare = _titles_request(with_hooks, token), _titles_request(without, token)
+    pooled: dict[Request, Counter[int]] = {hooked: Counter(), bare: Counter()}
+    errors = 0
+    stream_ms: list[float] = []
+    events_per_second: list[float] = []
+    lost = duplicated = 0
+    for number in range(rounds):
+        for request in (hooked, bare) if number % 2 == 0 else (bare, hooked):
+            receiver.clear()
+            mark = _last_seq()
+            result = run_wrk(base_url, request, connections=1, seconds=seconds)
+            errors += result.errors
+            pooled[request].update(result.latencies_us)
+            if request is hooked:
+                events = _events_after(project, mark)
+                events_per_second.append(result.requests_per_second)
+                receiver.wait_for(len(events) * len(hooks), _drain_timeout(len(events) * len(hooks)))
+                arrivals = receiver.arrivals()
+                tally = _tally(arrivals, hooks, events)
+                lost, duplicated = lost + tally.lost, duplicated + tally.duplicated
+                stream_ms += _latencies_ms(arrivals)
+    p50 = Row(name, "PATCH p50 ms (1 conn)", note="ref = a project with no webhook")
+    p99 = Row(name, "PATCH p99 ms (1 conn)")
+    p50.add(pooled_percentile_ms(pooled[hooked], 0.5), pooled_percentile_ms(pooled[bare], 0.5))
+    p99.add(pooled_percentile_ms(pooled[hooked], 0.99), pooled_percentile_ms(pooled[bare], 0.99))
+    p99.note = f"rounds pooled: {sum(pooled[hooked].values())} and {sum(pooled[bare].values())} requests"
+    if errors:
+        p99.note += f"; {errors} errors"
+    stream = Row(name, "commit→receiver p99 ms, during the PATCHes")
+    stream.hopla = [percentile(stream_ms, 0.99)] if stream_ms else []
+    stream.note = (
+        f"not a target: ~{statistics.median(events_per_second):.0f} events/s x {len(hooks)} hooks; "
+        f"lost {lost}, duplicated {duplicated}"
+    )
+    rows += [p50, p99, stream]
+
+
+def _hooks_create(project: Project, actor: User, receiver_url: str) -> list[_Hook]:
+    hooks = []
+    for number in range(HOOKS):
+        webhook = webhook_create(
+            project=project, actor=actor, url=f"{receiver_url}/hooks/{number}", events=["*"], description="bench W6"
+        )
+        hooks.append(_Hook(webhook=webhook, name=str(number), signer=standardwebhooks.Webhook(webhook.secret)))
+    return hooks
+
+
+def _warm_up(writer: _Writer, receiver: _Receiver, hooks: list[_Hook]) -> None:
+    """One event through the whole path (connections opened, code loaded), or a clear stop."""
+    receiver.clear()
+    writer.update()
+    receiver.wait_for(len(hooks), 30)
+    if receiver.count() < len(hooks):
+        raise SystemExit(
+            f"W6: {receiver.count()} of {len(hooks)} deliveries arrived within 30 s of an update: is the webhooks "
+            "engine (webhooks.services, the worker's dispatch) in this checkout? See the worker's log."
+        )
+
+
+def run(
+    *,
+    base_url: str,
+    user: User,
+    token: str,
+    worker: subprocess.Popen[bytes],
+    events: int,
+    rounds: int,
+    seconds: float,
+    latency_rounds: int,
+    log_dir: Path,
+    rows: list[Row],
+) -> None:
+    # The second and third projects: the first is W4's, whose 500 watchers' sockets would not matter
+    # here, but whose events W4 counts.
+    projects = list(Project.objects.order_by("key")[1:3])
+    hooked_project, bare_project = projects
+    tickets = list(Ticket.objects.filter(project=hooked_project).order_by("number")[:TICKETS])
+    bare_ticket = Ticket.objects.filter(project=bare_project).order_by("number").first()
+    assert bare_ticket is not None, "the seeded project has no ticket"
+    name = f"W6 webhooks x{HOOKS}"
+    with webhook_receiver(log_dir) as receiver_url:
+        receiver = _Receiver(receiver_url)
+        hooks = _hooks_create(hooked_project, user, receiver_url)
+        writer = _Writer(base_url, token, [ticket.key for ticket in tickets])
+        client = delivery_client()
+        try:
+            _warm_up(writer, receiver, hooks)
+            throughput = Row(name, "deliveries/s", note="ref = signed POSTs in a loop, same client")
+            lost = Row(name, f"deliveries lost (of {events * HOOKS * rounds})", note="not a ratio")
+            duplicated = Row(name, "deliveries duplicated", note="not a ratio")
+            latest: list[Event] = []
+            for number in range(rounds):
+                measured: dict[str, tuple[float, _Tally]] = {}
+                # The loop needs events: the first round's hopla side makes them.
+                for side in ("hopla", "floor") if number % 2 == 0 or not latest else ("floor", "hopla"):
+                    if side == "hopla":
+                        rate, tally, latest = _hopla_round(worker, writer, receiver, hooks, hooked_project, events)
+                        measured[side] = (rate, tally)
+                    else:
+                        measured[side] = _floor_round(client, receiver, receiver_url, hooks, latest)
+                (hopla_rate, hopla_tally), (floor_rate, floor_tally) = measured["hopla"], measured["floor"]
+                throughput.add(hopla_rate, floor_rate)
+                lost.add(hopla_tally.lost, floor_tally.lost)
+                duplicated.add(hopla_tally.duplicated, floor_tally.duplicated)
+                print(
+                    f"round {number + 1}: hopla {hopla_rate:.0f} deliveries/s, loop {floor_rate:.0f}/s, "
+                    f"ratio {hopla_rate / floor_rate if floor_rate else 0:.2f}; lost {hopla_tally.lost}/"
+                    f"{floor_tally.lost}, duplicated {hopla_tally.duplicated}/{floor_tally.duplicated}",
+                    flush=True,
+                )
+            throughput.note_spread()
+            for row in (lost, duplicated):
+                row.hopla, row.reference = [sum(row.hopla)], [sum(row.reference)]
+            latencies = _paced(writer, receiver, hooks, hooked_project, events)
+            paced = [Row(name, f"commit→receiver {label} ms, {PACE} events/s") for label in ("p50", "p99")]
+            paced[0].hopla = [percentile(latencies, 0.5)]
+            paced[1].hopla = [percentile(latencies, 0.99)]
+            paced[1].note = f"target ≤ 2000 ms; max {max(latencies):.0f} ms of {len(latencies)} deliveries"
+            rows += [throughput, lost, duplicated, *paced]
+            _update_latency(
+                base_url=base_url,
+                token=token,
+                receiver=receiver,
+                hooks=hooks,
+                project=hooked_project,
+                with_hooks=tickets[0],
+                without=bare_ticket,
+                rounds=latency_rounds,
+                seconds=seconds,
+                rows=rows,
+                name=name,
+            )
+        finally:
+            client.close()
+            _settle(hooks)
+            Webhook.objects.filter(pk__in=[hook.webhook.pk for hook in hooks]).delete()

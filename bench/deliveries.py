@@ -14,8 +14,10 @@ one delivery per webhook → RQ jobs POST them, signed (Standard Webhooks) → t
 - commit→receiver latency: events written at a steady `PACE` per second, the worker running; each
   arrival's time minus the event's `at` (from the body's `data`). Absolute: the target is ≤ 2 s.
 - an update request's latency: PATCHes from wrk on one connection to a ticket of the project with the
-  5 webhooks, against a ticket of a project with none. After each run with webhooks the bench waits
-  until everything is delivered, so each side's run sees the delivery work it causes and only that.
+  5 webhooks, against a ticket of a project with none; the webhooks' side twice, once with the worker
+  delivering during the run (on 2 cores its work competes with the request's) and once with the worker
+  frozen (the request alone). After each run with webhooks the bench waits until everything is
+  delivered, so each run sees the delivery work it causes and only that.
 
 Every phase counts what the receiver got against the events x webhooks expected: lost and duplicated.
 """
@@ -29,7 +31,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -173,7 +175,10 @@ def _settle(hooks: list[_Hook], timeout: float = 60) -> None:
 
 
 @contextmanager
-def _frozen(worker: subprocess.Popen[bytes]) -> Iterator[None]:
+def _frozen(worker: subprocess.Popen[bytes], hooks: list[_Hook]) -> Iterator[None]:
+    """The worker stopped (SIGSTOP) once idle, and let go (SIGCONT) at the end: warm, connected, and
+    doing nothing meanwhile."""
+    _settle(hooks)
     os.kill(worker.pid, signal.SIGSTOP)
     try:
         yield
@@ -190,8 +195,7 @@ def _hopla_round(
     count: int,
 ) -> tuple[float, _Tally, list[Event]]:
     """Deliveries per second of the worker from the moment it is let go on `count` fresh events."""
-    _settle(hooks)
-    with _frozen(worker):
+    with _frozen(worker, hooks):
         mark = _last_seq()
         for _ in range(count):
             writer.update()
@@ -292,56 +296,78 @@ def _titles_request(ticket: Ticket, token: str) -> Request:
     return Request("PATCH", f"/api/v1/tickets/{ticket.key}/", token, bodies=bodies)
 
 
+@dataclass(frozen=True)
+class _Side:
+    """One side of the update-latency comparison: PATCHes to `ticket`, the worker running or frozen."""
+
+    label: str
+    ticket: Ticket
+    hooked: bool  # the ticket's project has the webhooks
+    frozen: bool = False  # the worker frozen during the run: deliveries wait until after it
+
+
 def _update_latency(
     *,
     base_url: str,
     token: str,
+    worker: subprocess.Popen[bytes],
     receiver: _Receiver,
     hooks: list[_Hook],
     project: Project,
-    with_hooks: Ticket,
-    without: Ticket,
+    sides: list[_Side],
     rounds: int,
     seconds: float,
-    rows: list[Row],
-    name: str,
-) -> None:
-    """PATCH p50/p99 on one connection, a ticket of the project with the hooks against one without."""
-    hooked, bare = _titles_request(with_hooks, token), _titles_request(without, token)
-    pooled: dict[Request, Counter[int]] = {hooked: Counter(), bare: Counter()}
-    errors = 0
+) -> tuple[dict[str, Counter[int]], list[float], float, _Tally]:
+    """PATCH latencies on one connection per side (pooled over rounds, the order rotating), with the
+    commit→receiver milliseconds of the deliveries made while the PATCHes ran, the PATCH rate then,
+    and the lost and duplicated deliveries of every side with webhooks."""
+    pooled: dict[str, Counter[int]] = {side.label: Counter() for side in sides}
     stream_ms: list[float] = []
-    events_per_second: list[float] = []
-    lost = duplicated = 0
+    rates: list[float] = []
+    lost = duplicated = errors = 0
     for number in range(rounds):
-        for request in (hooked, bare) if number % 2 == 0 else (bare, hooked):
+        for side in sides[number % len(sides) :] + sides[: number % len(sides)]:
+            request = _titles_request(side.ticket, token)
             receiver.clear()
             mark = _last_seq()
-            result = run_wrk(base_url, request, connections=1, seconds=seconds)
+            with _frozen(worker, hooks) if side.frozen else nullcontext():
+                result = run_wrk(base_url, request, connections=1, seconds=seconds)
             errors += result.errors
-            pooled[request].update(result.latencies_us)
-            if request is hooked:
-                events = _events_after(project, mark)
-                events_per_second.append(result.requests_per_second)
-                receiver.wait_for(len(events) * len(hooks), _drain_timeout(len(events) * len(hooks)))
-                arrivals = receiver.arrivals()
-                tally = _tally(arrivals, hooks, events)
-                lost, duplicated = lost + tally.lost, duplicated + tally.duplicated
+            pooled[side.label].update(result.latencies_us)
+            if not side.hooked:
+                continue
+            events = _events_after(project, mark)
+            receiver.wait_for(len(events) * len(hooks), _drain_timeout(len(events) * len(hooks)))
+            arrivals = receiver.arrivals()
+            tally = _tally(arrivals, hooks, events)
+            lost, duplicated = lost + tally.lost, duplicated + tally.duplicated
+            if not side.frozen:
                 stream_ms += _latencies_ms(arrivals)
-    p50 = Row(name, "PATCH p50 ms (1 conn)", note="ref = a project with no webhook")
-    p99 = Row(name, "PATCH p99 ms (1 conn)")
-    p50.add(pooled_percentile_ms(pooled[hooked], 0.5), pooled_percentile_ms(pooled[bare], 0.5))
-    p99.add(pooled_percentile_ms(pooled[hooked], 0.99), pooled_percentile_ms(pooled[bare], 0.99))
-    p99.note = f"rounds pooled: {sum(pooled[hooked].values())} and {sum(pooled[bare].values())} requests"
+                rates.append(result.requests_per_second)
     if errors:
-        p99.note += f"; {errors} errors"
+        raise SystemExit(f"W6: {errors} PATCH errors under wrk")
+    return pooled, stream_ms, statistics.median(rates), _Tally(delivered=0, lost=lost, duplicated=duplicated)
+
+
+def _update_rows(
+    name: str, pooled: dict[str, Counter[int]], stream_ms: list[float], rate: float, tally: _Tally
+) -> list[Row]:
+    rows = []
+    for label, what in (("live", "deliveries running"), ("frozen", "worker frozen")):
+        p50 = Row(name, f"PATCH p50 ms (1 conn), {what}")
+        p99 = Row(name, f"PATCH p99 ms (1 conn), {what}")
+        p50.add(pooled_percentile_ms(pooled[label], 0.5), pooled_percentile_ms(pooled["bare"], 0.5))
+        p99.add(pooled_percentile_ms(pooled[label], 0.99), pooled_percentile_ms(pooled["bare"], 0.99))
+        p99.note = f"rounds pooled: {sum(pooled[label].values())} and {sum(pooled['bare'].values())} requests"
+        rows += [p50, p99]
+    rows[0].note = "ref = a ticket of a project with no webhook; hopla: its deliveries compete for the 2 cores"
+    rows[2].note = "the request alone (tickets never calls webhooks): deliveries after the run"
     stream = Row(name, "commit→receiver p99 ms, during the PATCHes")
     stream.hopla = [percentile(stream_ms, 0.99)] if stream_ms else []
     stream.note = (
-        f"not a target: ~{statistics.median(events_per_second):.0f} events/s x {len(hooks)} hooks; "
-        f"lost {lost}, duplicated {duplicated}"
+        f"not a target: ~{rate:.0f} events/s x {HOOKS} webhooks; lost {tally.lost}, duplicated {tally.duplicated}"
     )
-    rows += [p50, p99, stream]
+    return [*rows, stream]
 
 
 def _hooks_create(project: Project, actor: User, receiver_url: str) -> list[_Hook]:
@@ -425,19 +451,23 @@ def run(
             paced[1].hopla = [percentile(latencies, 0.99)]
             paced[1].note = f"target ≤ 2000 ms; max {max(latencies):.0f} ms of {len(latencies)} deliveries"
             rows += [throughput, lost, duplicated, *paced]
-            _update_latency(
+            sides = [
+                _Side("live", tickets[0], hooked=True),
+                _Side("bare", bare_ticket, hooked=False),
+                _Side("frozen", tickets[0], hooked=True, frozen=True),
+            ]
+            measured = _update_latency(
                 base_url=base_url,
                 token=token,
+                worker=worker,
                 receiver=receiver,
                 hooks=hooks,
                 project=hooked_project,
-                with_hooks=tickets[0],
-                without=bare_ticket,
+                sides=sides,
                 rounds=latency_rounds,
                 seconds=seconds,
-                rows=rows,
-                name=name,
             )
+            rows += _update_rows(name, *measured)
         finally:
             client.close()
             _settle(hooks)

@@ -456,7 +456,7 @@ def run(
                 _Side("bare", bare_ticket, hooked=False),
                 _Side("frozen", tickets[0], hooked=True, frozen=True),
             ]
-            measured = _update_latency(
+            latencies_by_side = _update_latency(
                 base_url=base_url,
                 token=token,
                 worker=worker,
@@ -467,7 +467,7 @@ def run(
                 rounds=latency_rounds,
                 seconds=seconds,
             )
-            rows += _update_rows(name, *measured)
+            rows += _update_rows(name, *latencies_by_side)
         finally:
             client.close()
             _settle(hooks)

@@ -50,7 +50,7 @@ from bench.report import Row, percentile, pooled_percentile_ms
 from tickets.models import Event, Project, Ticket
 from tickets.services.event_publishing import event_payload
 from webhooks.models import Delivery, DeliveryStatus, Webhook
-from webhooks.services import webhook_create
+from webhooks.services import webhook_create, webhook_delete
 
 HOOKS = 5
 PACE = 20  # events per second in the latency phase: 100 deliveries/s, a busy project's pace
@@ -193,8 +193,10 @@ def _hopla_round(
     hooks: list[_Hook],
     project: Project,
     count: int,
-) -> tuple[float, _Tally, list[Event]]:
-    """Deliveries per second of the worker from the moment it is let go on `count` fresh events."""
+) -> tuple[float, _Tally, list[Event], str]:
+    """Deliveries per second of the worker from the moment it is let go on `count` fresh events, and
+    where that time went: until the last delivery row was written (the dispatch), until the first
+    arrival, and the rate from the first arrival on."""
     with _frozen(worker, hooks):
         mark = _last_seq()
         for _ in range(count):
@@ -205,8 +207,14 @@ def _hopla_round(
     receiver.wait_for(len(events) * len(hooks), _drain_timeout(len(events) * len(hooks)))
     arrivals = receiver.arrivals()
     tally = _tally(arrivals, hooks, events)
-    seconds = max((arrival.at for arrival in arrivals), default=started) - started
-    return tally.delivered / seconds if seconds > 0 else 0.0, tally, events
+    times = sorted(arrival.at for arrival in arrivals) or [started]
+    seconds = times[-1] - started
+    deliveries = Delivery.objects.filter(webhook__in=[hook.webhook for hook in hooks], event_seq__gt=mark)
+    rows_written = deliveries.aggregate(last=Max("created_at"))["last"]
+    dispatched = f"{rows_written.timestamp() - started:.2f} s" if rows_written else "-"
+    steady = (len(times) - 1) / (times[-1] - times[0]) if times[-1] > times[0] else 0.0
+    detail = f"rows written after {dispatched}, first arrival {times[0] - started:.2f} s, then {steady:.0f}/s"
+    return tally.delivered / seconds if seconds > 0 else 0.0, tally, events, detail
 
 
 def _signed_post(client: httpx.Client, url: str, hook: _Hook, payload: dict[str, Any]) -> None:
@@ -428,7 +436,9 @@ def run(
                 # The loop needs events: the first round's hopla side makes them.
                 for side in ("hopla", "floor") if number % 2 == 0 or not latest else ("floor", "hopla"):
                     if side == "hopla":
-                        rate, tally, latest = _hopla_round(worker, writer, receiver, hooks, hooked_project, events)
+                        rate, tally, latest, detail = _hopla_round(
+                            worker, writer, receiver, hooks, hooked_project, events
+                        )
                         measured[side] = (rate, tally)
                     else:
                         measured[side] = _floor_round(client, receiver, receiver_url, hooks, latest)
@@ -439,7 +449,8 @@ def run(
                 print(
                     f"round {number + 1}: hopla {hopla_rate:.0f} deliveries/s, loop {floor_rate:.0f}/s, "
                     f"ratio {hopla_rate / floor_rate if floor_rate else 0:.2f}; lost {hopla_tally.lost}/"
-                    f"{floor_tally.lost}, duplicated {hopla_tally.duplicated}/{floor_tally.duplicated}",
+                    f"{floor_tally.lost}, duplicated {hopla_tally.duplicated}/{floor_tally.duplicated}; "
+                    f"hopla: {detail}",
                     flush=True,
                 )
             throughput.note_spread()
@@ -471,4 +482,5 @@ def run(
         finally:
             client.close()
             _settle(hooks)
-            Webhook.objects.filter(pk__in=[hook.webhook.pk for hook in hooks]).delete()
+            for hook in hooks:
+                webhook_delete(webhook=hook.webhook)

@@ -334,6 +334,7 @@ def _update_latency(
     rates: list[float] = []
     lost = duplicated = errors = 0
     for number in range(rounds):
+        seen: dict[str, str] = {}
         for side in sides[number % len(sides) :] + sides[: number % len(sides)]:
             request = _titles_request(side.ticket, token)
             receiver.clear()
@@ -342,6 +343,7 @@ def _update_latency(
                 result = run_wrk(base_url, request, connections=1, seconds=seconds)
             errors += result.errors
             pooled[side.label].update(result.latencies_us)
+            seen[side.label] = f"{side.label} p50 {result.p50_ms:.1f} p99 {result.p99_ms:.1f} ms"
             if not side.hooked:
                 continue
             events = _events_after(project, mark)
@@ -352,6 +354,7 @@ def _update_latency(
             if not side.frozen:
                 stream_ms += _latencies_ms(arrivals)
                 rates.append(result.requests_per_second)
+        print(f"updates, round {number + 1}: " + ", ".join(seen[side.label] for side in sides), flush=True)
     if errors:
         raise SystemExit(f"W6: {errors} PATCH errors under wrk")
     return pooled, stream_ms, statistics.median(rates), _Tally(delivered=0, lost=lost, duplicated=duplicated)

@@ -9,7 +9,8 @@ one delivery per webhook → RQ jobs POST them, signed (Standard Webhooks) → t
   nothing), then it is let go (SIGCONT); the rate is the deliveries over the time from then to the
   receiver's last arrival, so the dispatch from the event table counts. The reference is one loop in this
   process that, for the same events (read as the WebSocket shows them), encodes each body, signs it with
-  `standardwebhooks` and POSTs it with the same httpx client to the same receiver, timed from its start
+  `standardwebhooks` and POSTs it with the worker's own httpx client (webhooks.transport.sending_client)
+  to the same receiver, timed from its start
   to the receiver's last arrival. Rounds interleave, the order alternating.
 - commit→receiver latency: events written at a steady `PACE` per second, the worker running; each
   arrival's time minus the event's `at` (from the body's `data`). Absolute: the target is ≤ 2 s.
@@ -51,23 +52,12 @@ from tickets.models import Event, Project, Ticket
 from tickets.services.event_publishing import event_payload
 from webhooks.models import Delivery, DeliveryStatus, Webhook
 from webhooks.services import webhook_create, webhook_delete
+from webhooks.transport import sending_client
 
 HOOKS = 5
 PACE = 20  # events per second in the latency phase: 100 deliveries/s, a busy project's pace
 TICKETS = 5  # the project's tickets the PATCHes take in turn
 _POLL_SECONDS = 0.2
-
-
-def loop_client() -> httpx.Client:
-    """The loop's client: httpx configured as the worker's (webhooks.transport.sending_client: timeout,
-    limits, no redirects, no proxy), over httpx's own transport. The worker's transport checks the
-    address of each new connection (SSRF); that check is hopla's work, so the loop does without it."""
-    return httpx.Client(
-        timeout=httpx.Timeout(settings.WEBHOOK_TIMEOUT_SECONDS),
-        limits=httpx.Limits(max_connections=20, max_keepalive_connections=20, keepalive_expiry=30),
-        follow_redirects=False,
-        trust_env=False,
-    )
 
 
 @dataclass(frozen=True)
@@ -90,7 +80,6 @@ class _Receiver:
     """The receiver process's records, read over HTTP."""
 
     def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
         self._client = httpx.Client(base_url=base_url, timeout=60)
 
     def clear(self) -> None:
@@ -161,9 +150,19 @@ def _tally(arrivals: list[_Arrival], hooks: list[_Hook], events: list[Event]) ->
     )
 
 
-def _drain_timeout(deliveries: int) -> float:
-    """Long enough for a slow engine (20 deliveries/s) to finish: past it, what is missing is lost."""
-    return 30 + deliveries / 20
+def _collected(receiver: _Receiver, hooks: list[_Hook], events: list[Event]) -> tuple[list[_Arrival], _Tally]:
+    """The arrivals and their tally, once every (webhook, event) pair has arrived or a slow engine's
+    time (20 deliveries/s) is up: what is missing then is lost."""
+    expected = len(events) * len(hooks)
+    receiver.wait_for(expected, 30 + expected / 20)
+    arrivals = receiver.arrivals()
+    return arrivals, _tally(arrivals, hooks, events)
+
+
+def _rate(tally: _Tally, arrivals: list[_Arrival], started: float) -> float:
+    """Deliveries per second from `started` (time.time()) to the last arrival."""
+    seconds = max((arrival.at for arrival in arrivals), default=started) - started
+    return tally.delivered / seconds if seconds > 0 else 0.0
 
 
 def _settle(hooks: list[_Hook], timeout: float = 60) -> None:
@@ -204,17 +203,14 @@ def _hopla_round(
         receiver.clear()
         started = time.time()
     events = _events_after(project, mark)
-    receiver.wait_for(len(events) * len(hooks), _drain_timeout(len(events) * len(hooks)))
-    arrivals = receiver.arrivals()
-    tally = _tally(arrivals, hooks, events)
+    arrivals, tally = _collected(receiver, hooks, events)
     times = sorted(arrival.at for arrival in arrivals) or [started]
-    seconds = times[-1] - started
     deliveries = Delivery.objects.filter(webhook__in=[hook.webhook for hook in hooks], event_seq__gt=mark)
     rows_written = deliveries.aggregate(last=Max("created_at"))["last"]
     dispatched = f"{rows_written.timestamp() - started:.2f} s" if rows_written else "-"
     steady = (len(times) - 1) / (times[-1] - times[0]) if times[-1] > times[0] else 0.0
     detail = f"rows written after {dispatched}, first arrival {times[0] - started:.2f} s, then {steady:.0f}/s"
-    return tally.delivered / seconds if seconds > 0 else 0.0, tally, events, detail
+    return _rate(tally, arrivals, started), tally, events, detail
 
 
 def _signed_post(client: httpx.Client, url: str, hook: _Hook, payload: dict[str, Any]) -> None:
@@ -245,11 +241,8 @@ def _floor_round(
     for payload in payloads:
         for hook in hooks:
             _signed_post(client, urls[hook.name], hook, payload)
-    receiver.wait_for(len(events) * len(hooks), _drain_timeout(len(events) * len(hooks)))
-    arrivals = receiver.arrivals()
-    tally = _tally(arrivals, hooks, events)
-    seconds = max((arrival.at for arrival in arrivals), default=started) - started
-    return tally.delivered / seconds if seconds > 0 else 0.0, tally
+    arrivals, tally = _collected(receiver, hooks, events)
+    return _rate(tally, arrivals, started), tally
 
 
 def _check_bodies(arrivals: list[_Arrival], hooks: list[_Hook], events: list[Event]) -> None:
@@ -290,10 +283,8 @@ def _paced(writer: _Writer, receiver: _Receiver, hooks: list[_Hook], project: Pr
         time.sleep(max(0.0, started + number / PACE - time.monotonic()))
         writer.update()
     events = _events_after(project, mark)
-    receiver.wait_for(len(events) * len(hooks), _drain_timeout(len(events) * len(hooks)))
-    arrivals = receiver.arrivals()
+    arrivals, tally = _collected(receiver, hooks, events)
     _check_bodies(arrivals, hooks, events)
-    tally = _tally(arrivals, hooks, events)
     print(f"paced: {len(events)} events, {tally.delivered} delivered, lost {tally.lost}, duplicated {tally.duplicated}")
     return _latencies_ms(arrivals)
 
@@ -332,7 +323,7 @@ def _update_latency(
     pooled: dict[str, Counter[int]] = {side.label: Counter() for side in sides}
     stream_ms: list[float] = []
     rates: list[float] = []
-    lost = duplicated = errors = 0
+    delivered = lost = duplicated = errors = 0
     for number in range(rounds):
         seen: dict[str, str] = {}
         for side in sides[number % len(sides) :] + sides[: number % len(sides)]:
@@ -346,18 +337,15 @@ def _update_latency(
             seen[side.label] = f"{side.label} p50 {result.p50_ms:.1f} p99 {result.p99_ms:.1f} ms"
             if not side.hooked:
                 continue
-            events = _events_after(project, mark)
-            receiver.wait_for(len(events) * len(hooks), _drain_timeout(len(events) * len(hooks)))
-            arrivals = receiver.arrivals()
-            tally = _tally(arrivals, hooks, events)
-            lost, duplicated = lost + tally.lost, duplicated + tally.duplicated
+            arrivals, tally = _collected(receiver, hooks, _events_after(project, mark))
+            delivered, lost, duplicated = delivered + tally.delivered, lost + tally.lost, duplicated + tally.duplicated
             if not side.frozen:
                 stream_ms += _latencies_ms(arrivals)
                 rates.append(result.requests_per_second)
         print(f"updates, round {number + 1}: " + ", ".join(seen[side.label] for side in sides), flush=True)
     if errors:
         raise SystemExit(f"W6: {errors} PATCH errors under wrk")
-    return pooled, stream_ms, statistics.median(rates), _Tally(delivered=0, lost=lost, duplicated=duplicated)
+    return pooled, stream_ms, statistics.median(rates), _Tally(delivered, lost, duplicated)
 
 
 def _update_rows(
@@ -427,7 +415,9 @@ def run(
         receiver = _Receiver(receiver_url)
         hooks = _hooks_create(hooked_project, user, receiver_url)
         writer = _Writer(base_url, token, [ticket.key for ticket in tickets])
-        client = loop_client()
+        # The worker's own client (timeout, limits, no redirects, no proxy): its check of the address
+        # connected to (SSRF) runs once per new connection, and connections to the receiver are kept.
+        client = sending_client(settings.WEBHOOK_TIMEOUT_SECONDS)
         try:
             _warm_up(writer, receiver, hooks)
             throughput = Row(name, "deliveries/s", note="ref = signed POSTs in a loop, same client")
@@ -483,7 +473,6 @@ def run(
             )
             rows += _update_rows(name, *latencies_by_side)
         finally:
-            client.close()
             _settle(hooks)
             for hook in hooks:
                 webhook_delete(webhook=hook.webhook)

@@ -19,4 +19,7 @@ def server_environment(database: str, cloudinary_url: str) -> dict[str, str]:
         "USER_WRITE_THROTTLE_RATE": "100000000/min",
         "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "INFO"),
         "PYTHONUNBUFFERED": "1",
+        # W6's receiver is a local http:// server, which SPEC §9 refuses unless named.
+        "WEBHOOK_ALLOW_HTTP": "true",
+        "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32",
     }

@@ -43,21 +43,38 @@ end
 """
 
 
+# Each request takes the next body of the list, in turn.
+_BODIES = """
+local sent = 0
+request = function()
+  sent = sent + 1
+  return wrk.format(nil, nil, nil, bodies[sent % #bodies + 1])
+end
+"""
+
+
 @dataclass(frozen=True)
 class Request:
     method: str
     path: str
     token: str
     body: str | None = None
+    # Bodies sent in turn instead of `body`: a PATCH that sends what the ticket already holds changes
+    # nothing and writes no event, so W6 alternates two titles.
+    bodies: tuple[str, ...] = ()
 
     def lua(self) -> str:
         lines = [
             f'wrk.method = "{self.method}"',
             f'wrk.headers["Authorization"] = "Bearer {self.token}"',
         ]
-        if self.body is not None:
+        if self.body is not None or self.bodies:
             lines.append('wrk.headers["Content-Type"] = "application/json"')
+        if self.body is not None:
             lines.append(f"wrk.body = {json.dumps(self.body)}")
+        if self.bodies:
+            lines.append(f"bodies = {{{', '.join(json.dumps(body) for body in self.bodies)}}}")
+            lines.append(_BODIES)
         return "\n".join(lines) + "\n" + _REPORT
 
 

@@ -1,5 +1,5 @@
 """The processes a run starts: the web server (in one of several setups), the RQ worker, the fake
-Cloudinary. Every one is stopped by the `with` that started it."""
+Cloudinary, W6's webhook receiver. Every one is stopped by the `with` that started it."""
 
 import itertools
 import os
@@ -96,18 +96,20 @@ def web_server(setup: str, env: dict[str, str], log_dir: Path) -> Iterator[str]:
             _stop(process)
 
 
-def _wait_until_up(base_url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def _wait_until_up(
+    base_url: str, process: subprocess.Popen[bytes], *, what: str = "the web server", path: str = "/healthz"
+) -> None:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"the web server exited with {process.returncode}; see its log")
+            raise SystemExit(f"{what} exited with {process.returncode}; see its log")
         try:
-            with opener.open(f"{base_url}/healthz", timeout=2):
+            with opener.open(f"{base_url}{path}", timeout=2):
                 return
         except OSError:
             time.sleep(0.2)
-    raise SystemExit("the web server did not start")
+    raise SystemExit(f"{what} did not start")
 
 
 def procfile_command(process: str, environment: Mapping[str, str] = os.environ) -> list[str]:
@@ -162,3 +164,23 @@ def fake_cloudinary() -> Iterator[str]:
         yield process.stdout.readline().decode().strip()
     finally:
         _stop(process)
+
+
+@contextmanager
+def webhook_receiver(log_dir: Path) -> Iterator[str]:
+    """W6's receiver (bench.webhook_receiver) in its own process; yields its base URL once it answers."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    with (log_dir / "webhook-receiver.log").open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bench.webhook_receiver", str(port)],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_until_up(base_url, process, what="the webhook receiver", path="/count")
+            yield base_url
+        finally:
+            _stop(process)

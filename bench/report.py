@@ -21,6 +21,8 @@ class Row:
 
     @property
     def ratios(self) -> list[float]:
+        if not self.reference:
+            return []  # a figure with no reference (W6's latency: its target is absolute)
         return [h / r for h, r in zip(self.hopla, self.reference, strict=True) if r]
 
     @property

@@ -12,7 +12,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-from bench import data, fanout, http_workloads, images
+from bench import data, deliveries, fanout, http_workloads, images
 from bench.processes import rq_worker, server_command, web_server
 from bench.report import Row, table
 from bench.scale import Scale
@@ -57,7 +57,7 @@ def run(
     world = data.world_create(scale.watchers)
     rows: list[Row] = []
     try:
-        with rq_worker(env, log_dir):
+        with rq_worker(env, log_dir) as worker:
             with web_server("procfile", env, log_dir) as base_url:
                 _http_workloads(scale, only, search_word, world, base_url, rows)
                 if "W4" in only:
@@ -80,6 +80,21 @@ def run(
                         jobs=scale.jobs,
                         rounds=scale.job_rounds,
                         image_side=scale.image_side,
+                        rows=rows,
+                    )
+                if "W6" in only:
+                    hooks, events = deliveries.HOOKS, scale.webhook_events
+                    _section(f"W6: {events} events to {hooks} webhooks, {scale.webhook_rounds} rounds")
+                    deliveries.run(
+                        base_url=base_url,
+                        user=world.user,
+                        token=world.token,
+                        worker=worker,
+                        events=scale.webhook_events,
+                        rounds=scale.webhook_rounds,
+                        seconds=scale.seconds,
+                        latency_rounds=scale.rounds,
+                        log_dir=log_dir,
                         rows=rows,
                     )
             print()

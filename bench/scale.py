@@ -15,6 +15,8 @@ class Scale:
     jobs: int
     job_rounds: int
     image_side: int
+    webhook_events: int
+    webhook_rounds: int
 
 
 FULL = Scale(
@@ -28,6 +30,8 @@ FULL = Scale(
     jobs=100,
     job_rounds=9,  # one run's rounds moved 0.48-0.97 when the host slowed two phases (BENCHMARKS.md, W5)
     image_side=700,
+    webhook_events=1_000,
+    webhook_rounds=3,
 )
 QUICK = Scale(
     tickets=5_000,
@@ -40,4 +44,6 @@ QUICK = Scale(
     jobs=10,
     job_rounds=1,
     image_side=700,
+    webhook_events=100,
+    webhook_rounds=1,
 )

@@ -1,12 +1,12 @@
 """One attempt of a delivery: the Standard Webhooks request, signed, sent, and what came back."""
 
-import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import httpx
+import orjson
 from django.conf import settings
 from django.utils import timezone
 from standardwebhooks import Webhook as Signer
@@ -42,7 +42,7 @@ class Outcome:
 def request_body(delivery: Delivery) -> bytes:
     """`{"type", "timestamp", "data"}`: the same bytes on every attempt (the timestamp is the event's)."""
     body = {"type": delivery.event_type, "timestamp": delivery.payload.get("at"), "data": delivery.payload}
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return orjson.dumps(body)
 
 
 def signers(webhook: Webhook, now: datetime) -> list[Signer]:

@@ -11,12 +11,12 @@ once; the receiver de-duplicates by `webhook-id`). Outcomes are written in batch
 RECORD_EVERY_SECONDS apart, each batch renewing the leases of the claimed deliveries still to go.
 """
 
-import json
 import logging
 import time
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -136,13 +136,13 @@ def _apply(delivery: Delivery, body: bytes, outcome: Outcome) -> None:
 
 
 def _recorded(delivery: Delivery) -> dict[str, Any]:
-    moment = datetime.isoformat
+    # orjson writes UUIDs and aware datetimes as PostgreSQL reads them (RFC 3339).
     return {
-        "id": str(delivery.pk),
+        "id": delivery.pk,
         "status": delivery.status,
         "attempts": delivery.attempts,
-        "next_attempt_at": moment(delivery.next_attempt_at) if delivery.next_attempt_at else None,
-        "delivered_at": moment(delivery.delivered_at) if delivery.delivered_at else None,
+        "next_attempt_at": delivery.next_attempt_at,
+        "delivered_at": delivery.delivered_at,
         "request_body": delivery.request_body,
         "last_status_code": delivery.last_status_code,
         "last_duration_ms": delivery.last_duration_ms,
@@ -177,7 +177,7 @@ class _Records:
         with transaction.atomic():
             if done:
                 with connection.cursor() as cursor:
-                    cursor.execute(_RECORD_SQL, [json.dumps([_recorded(delivery) for delivery, _ in done])])
+                    cursor.execute(_RECORD_SQL, [orjson.dumps([_recorded(delivery) for delivery, _ in done]).decode()])
                 _webhook_record(self.webhook, done)
             active = Webhook.objects.filter(pk=self.webhook.pk, active=True).exists()
             if self.waiting:

@@ -7,9 +7,11 @@ from webhooks.dispatching import deliveries_start, events_dispatch
 def dispatch_deliveries() -> None:
     """Periodic task run by the worker (hopla.worker): deliveries for the new events, then a drain job
     for each webhook with deliveries due (first attempts and retries alike)."""
+    # A backlog (the worker was away) is dispatched batch after batch, each batch's drains asked for
+    # as soon as it is committed: the first deliveries go out while the rest are being dispatched.
     while events_dispatch():
-        pass  # a backlog (the worker was away) is turned into deliveries batch after batch
-    deliveries_start()
+        deliveries_start()
+    deliveries_start()  # retries that came due, with no new event
 
 
 def deliver(webhook_id: str) -> None:

@@ -14,6 +14,7 @@ both public interfaces.
 import functools
 import socket
 from collections.abc import Iterable, Iterator
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import httpcore
@@ -151,4 +152,7 @@ def sending_client(timeout_seconds: float) -> httpx.Client:
         timeout=httpx.Timeout(timeout_seconds),
         follow_redirects=False,
         trust_env=False,  # never through a proxy from the environment: the address checked is the one used
+        # One client serves every project's webhooks: a cookie one receiver sets must never go to another
+        # (nor back to it: attempts are stateless). A policy that allows no domain keeps none.
+        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
     )

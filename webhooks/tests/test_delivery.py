@@ -160,6 +160,22 @@ def test_a_redirect_is_not_followed(project, admin, receiver, settings):
     assert delivery.last_error.startswith("redirect not followed: 302 to http://127.0.0.1")
 
 
+def test_a_cookie_a_receiver_sets_is_never_sent_again(project, admin, receiver):
+    """One HTTP client serves every project's webhooks: no cookie may go from one receiver's answer into
+    a later attempt, to it or to another project's webhook on the same host."""
+    webhook = hook(project, admin, receiver, ["*"])
+    other_project = ProjectFactory(created_by=admin)
+    other = hook(other_project, admin, receiver, ["*"])
+    receiver.answers = [Answer(headers={"set-cookie": "session=project-one-secret; Path=/"})]
+    events_write(project, admin, ["ticket.created"])
+    deliver_all(webhook)
+    events_write(project, admin, ["ticket.updated"])
+    events_write(other_project, admin, ["ticket.created"])
+    deliver_all(webhook, other)
+    assert len(receiver.received) == 3
+    assert [request.headers.get("cookie") for request in receiver.received] == [None, None, None]
+
+
 def test_a_big_answer_is_read_to_64_kb_and_kept_to_2_kb(project, admin, receiver):
     webhook = hook(project, admin, receiver, ["*"])
     receiver.default = Answer(body=b"x" * 5_000_000, headers={"x-receiver": "big"})

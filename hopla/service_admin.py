@@ -84,7 +84,9 @@ class ApiInputForm(forms.ModelForm):
     api_data: dict[str, Any]
 
     def api_input(self, data: dict[str, Any]) -> serializers.Serializer:
-        raise NotImplementedError
+        """The API's input serializer for `data`: each form names its own (an abstract hook; ModelForm's
+        metaclass does not mix with ABCMeta)."""
+        raise NotImplementedError(f"{type(self).__name__} names no API input serializer")
 
     def api_value(self, field: str, value: Any) -> Any:
         """`value` as a JSON client would send it to the API (a user by id, a priority by name)."""

@@ -54,6 +54,8 @@ WHERE delivery.id = recorded.id
 """
 
 
+# RETURNING only what an attempt and its record read: _apply overwrites every other field, so the last
+# attempt's request, response and error are neither sent back nor parsed (deferred, never loaded).
 _CLAIM_SQL = """
 UPDATE webhooks_delivery SET leased_until = %(until)s
 WHERE id IN (
@@ -67,7 +69,8 @@ WHERE id IN (
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
-RETURNING *
+RETURNING id, webhook_id, event_id, event_seq, event_type, payload, status, attempts, next_attempt_at,
+    delivered_at, created_at
 """
 
 

@@ -18,12 +18,10 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import F, Value
 from django.utils import timezone
 
-from hopla.jobs import enqueue
 from webhooks.attempts import Outcome, attempt, outcome_fields, request_body, signers
 from webhooks.models import Delivery, DeliveryStatus, Webhook
 
@@ -218,49 +216,6 @@ def _webhook_record(webhook: Webhook, done: list[tuple[Delivery, Outcome]]) -> N
     )
     if disabled:
         logger.warning("webhook disabled", extra={"fields": {"webhook": str(webhook.pk), "failures": limit}})
-
-
-# --- Drain jobs -----------------------------------------------------------------------------------
-# A key in the cache (Redis) says a drain of the webhook is queued or running, so that the dispatcher
-# (every WEBHOOK_DISPATCH_INTERVAL_SECONDS) does not queue one per tick. It expires with the lease:
-# a drain that died with its worker is asked for again once its deliveries are claimable.
-
-
-def _drain_key(webhook_id: Any) -> str:
-    return f"webhooks:drain:{webhook_id}"
-
-
-def drain_request(webhook_id: Any) -> None:
-    """Queue a drain of the webhook unless one is queued or running already."""
-    try:
-        if not cache.add(_drain_key(webhook_id), 1, timeout=lease_seconds()):
-            return
-    except Exception:
-        logger.warning("drain not requested: the cache is away", extra={"fields": {"webhook": str(webhook_id)}})
-        return
-    if not enqueue("webhooks.jobs.deliver", str(webhook_id)):
-        _drain_key_drop(webhook_id)
-
-
-def drain_finished(webhook_id: Any, *, more_due: bool) -> None:
-    """After a drain job: queue the next one at the back of the queue when it stopped for time."""
-    if more_due and _drain_key_renew(webhook_id) and enqueue("webhooks.jobs.deliver", str(webhook_id)):
-        return
-    _drain_key_drop(webhook_id)
-
-
-def _drain_key_renew(webhook_id: Any) -> bool:
-    try:
-        return bool(cache.touch(_drain_key(webhook_id), timeout=lease_seconds()))
-    except Exception:
-        return False
-
-
-def _drain_key_drop(webhook_id: Any) -> None:
-    try:
-        cache.delete(_drain_key(webhook_id))
-    except Exception:
-        logger.warning("drain key not dropped: the cache is away", extra={"fields": {"webhook": str(webhook_id)}})
 
 
 def due_webhook_ids(now: datetime) -> list[Any]:

@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from tickets.models import Event
 from tickets.services.event_publishing import event_payload
-from webhooks.delivering import drain_request, due_webhook_ids
+from webhooks.delivering import due_webhook_ids
+from webhooks.drain_jobs import drains_request
 from webhooks.models import DispatchCursor, Webhook
 
 logger = logging.getLogger("hopla.webhooks")
@@ -101,6 +102,5 @@ def _receivers(event: Event, webhooks: list[Webhook]) -> tuple[dict[str, Any] | 
 def deliveries_start() -> int:
     """Ask for a drain of every active webhook with a delivery due; answers how many were asked."""
     webhook_ids = due_webhook_ids(timezone.now())
-    for webhook_id in webhook_ids:
-        drain_request(webhook_id)
+    drains_request(webhook_ids)
     return len(webhook_ids)

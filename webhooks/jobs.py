@@ -1,7 +1,7 @@
 """RQ jobs and the worker's periodic task of the webhooks app."""
 
-from webhooks.delivering import deliveries_drain, drain_finished
 from webhooks.dispatching import deliveries_start, events_dispatch
+from webhooks.drain_jobs import drains_run
 
 
 def dispatch_deliveries() -> None:
@@ -14,10 +14,7 @@ def dispatch_deliveries() -> None:
     deliveries_start()  # retries that came due, with no new event
 
 
-def deliver(webhook_id: str) -> None:
-    """Attempt a webhook's due deliveries in order for a while; queued again if some are left."""
-    more_due = False
-    try:
-        more_due = deliveries_drain(webhook_id=webhook_id)
-    finally:
-        drain_finished(webhook_id, more_due=more_due)
+def deliver(*webhook_ids: str) -> None:
+    """Attempt these webhooks' due deliveries in order for a while, the webhooks at once on the
+    worker's drain threads; those with deliveries left are queued again."""
+    drains_run(list(webhook_ids))

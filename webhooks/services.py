@@ -13,8 +13,8 @@ from accounts.models import User
 from hopla.api.exceptions import InvalidField, StateConflict
 from hopla.api.renderers import as_json_types
 from tickets.models import EventType, Project
-from webhooks.delivering import drain_request
 from webhooks.dispatching import dispatch_cursor_ensure
+from webhooks.drain_jobs import drain_request
 from webhooks.models import EVERY_EVENT, PING_EVENT, Delivery, DeliveryStatus, Webhook
 from webhooks.safety import check_url
 from webhooks.secrets import secret_generate, secret_problem

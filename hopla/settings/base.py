@@ -266,6 +266,8 @@ WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
 # receivers, tests (`127.0.0.1/32`). Empty: only public addresses.
 WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
 # How often the worker turns newly committed events into deliveries and starts the due ones.
+# Webhooks a worker drains at once, each on a thread: a slow receiver holds up only its own deliveries.
+WEBHOOK_DELIVERY_THREADS = env.int("WEBHOOK_DELIVERY_THREADS", default=8)
 WEBHOOK_DISPATCH_INTERVAL_SECONDS = env.float("WEBHOOK_DISPATCH_INTERVAL_SECONDS", default=0.5)
 WORKER_PERIODIC_TASKS["webhooks.jobs.dispatch_deliveries"] = WEBHOOK_DISPATCH_INTERVAL_SECONDS
 

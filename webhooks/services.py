@@ -90,16 +90,9 @@ def webhook_update(*, webhook: Webhook, data: dict[str, Any]) -> Webhook:
 
 @transaction.atomic
 def webhook_delete(*, webhook: Webhook) -> None:
-    """Its deliveries go with it, pending ones included: nothing more is attempted.
-
-    The row is locked before its deliveries are collected: a dispatch that inserts deliveries for it
-    concurrently checks its (deferred) foreign key at its commit, with a lock this one holds, so either
-    its rows were committed before and are collected here, or its commit fails on the deleted webhook
-    and the next dispatch tick runs without it. Unlocked, a dispatch committing between the collection
-    and the delete failed this delete at COMMIT (an IntegrityError, a 500), seen in bench W6's teardown.
-    """
-    locked = Webhook.objects.select_for_update().get(pk=webhook.pk)
-    locked.delete()
+    """Its deliveries go with it, pending ones included: nothing more is attempted. The row is locked
+    first (webhooks.signals.webhook_row_lock), so a dispatch committing meanwhile cannot fail it."""
+    webhook.delete()
 
 
 def webhook_rotate_secret(*, webhook: Webhook) -> Webhook:

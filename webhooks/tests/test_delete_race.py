@@ -1,4 +1,4 @@
-"""A webhook deleted while the worker dispatches deliveries to it: the delete never fails (no 500)."""
+"""A webhook deleted (alone or with its project) while the worker dispatches deliveries to it: no 500."""
 
 import threading
 import uuid
@@ -7,6 +7,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.db.models.signals import pre_delete
 
+from tickets.services.projects import project_delete
 from webhooks.models import Delivery, Webhook
 from webhooks.services import webhook_create, webhook_delete
 
@@ -53,3 +54,42 @@ def test_a_dispatch_committing_between_a_deletes_collection_and_its_delete_loses
     assert not Webhook.objects.filter(pk=webhook.pk).exists()
     assert not Delivery.objects.exists()
     assert len(dispatch_errors) == 1  # the dispatch lost; its next tick runs without the webhook
+
+
+def test_a_dispatch_committing_while_its_project_is_deleted_loses(project, admin, receiver):
+    """The project's delete removes the deliveries, then the webhooks: a dispatch committing between the
+    two statements used to fail the project's delete at COMMIT (its deferred foreign key)."""
+    webhook = webhook_create(project=project, actor=admin, url=receiver.url, events=["*"])
+    inserted, commit_now, finished = threading.Event(), threading.Event(), threading.Event()
+    dispatch_errors: list[Exception] = []
+
+    def dispatch() -> None:
+        try:
+            with transaction.atomic():
+                Delivery.objects.create(
+                    webhook_id=webhook.pk, event_id=uuid.uuid4(), event_type="ticket.created", payload={}
+                )
+                inserted.set()
+                commit_now.wait(10)
+        except IntegrityError as error:
+            dispatch_errors.append(error)
+        finally:
+            finished.set()
+            connection.close()
+
+    def before_the_webhooks_go(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        if sql.startswith('DELETE FROM "webhooks_webhook"'):
+            commit_now.set()
+            finished.wait(1)
+        return execute(sql, params, many, context)
+
+    thread = threading.Thread(target=dispatch)
+    thread.start()
+    assert inserted.wait(10)
+    with transaction.atomic(), connection.execute_wrapper(before_the_webhooks_go):
+        project_delete(project=project, actor=admin)
+    thread.join(10)
+
+    assert not Webhook.objects.filter(pk=webhook.pk).exists()
+    assert not Delivery.objects.exists()
+    assert len(dispatch_errors) == 1

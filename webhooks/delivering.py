@@ -1,25 +1,29 @@
-"""Draining one webhook's due deliveries: claimed in `seq` order under a lease, attempted, recorded.
+"""Draining one webhook's due deliveries: read in `seq` order under the webhook's drain lease,
+attempted, recorded.
 
-One drain per webhook at a time: a claim locks the webhook's row and takes nothing while another
-drain holds leases on that webhook's deliveries, so first attempts go out in `seq` order. A delivery
-waiting for its retry does not hold back the later ones (their first attempts go out meanwhile);
-receivers that need order use `seq` (SPEC §9).
+One drain per webhook at a time: a drain takes the webhook's lease (`drain_token`,
+`drain_leased_until` on its row) and another drain takes nothing until it is released or has run
+out, so first attempts go out in `seq` order. A delivery waiting for its retry does not hold back
+the later ones (their first attempts go out meanwhile); receivers that need order use `seq` (SPEC §9).
 
-A lease (`leased_until`) covers a claimed delivery while its attempt is in flight: a worker killed
-mid-attempt leaves it claimable again once the lease has run out, so it is attempted again (at least
-once; the receiver de-duplicates by `webhook-id`). Outcomes are written in batches, at most
-RECORD_EVERY_SECONDS apart, each batch renewing the leases of the claimed deliveries still to go.
+The lease, rather than one per delivery, is what a claim costs: each delivery row is written once
+per attempt (its outcome), not also when taken, and it is read with a plain SELECT. A worker killed
+mid-attempt leaves the lease to run out, and the next drain reads the delivery again (at least once;
+the receiver de-duplicates by `webhook-id`). Outcomes are written in batches, at most
+RECORD_EVERY_SECONDS apart, each batch renewing the lease (or stopping the drain once the webhook is
+off, or the lease was lost to another drain after running out).
 """
 
 import logging
 import time
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Value
+from django.db.models import F, Q, QuerySet, Value
 from django.utils import timezone
 
 from webhooks.attempts import Outcome, attempt, outcome_fields, request_body, signers
@@ -27,7 +31,7 @@ from webhooks.models import Delivery, DeliveryStatus, Webhook
 
 logger = logging.getLogger("hopla.webhooks")
 
-CLAIM_SIZE = 100
+BATCH_SIZE = 100
 # A drain job gives the worker back after this long, queueing itself again if more is due, so that
 # one busy webhook does not starve the others on the same worker.
 DRAIN_SECONDS = 2.0
@@ -39,7 +43,7 @@ LEASE_MARGIN_SECONDS = 5.0
 _RECORD_SQL = """
 UPDATE webhooks_delivery AS delivery SET
     status = recorded.status, attempts = recorded.attempts, next_attempt_at = recorded.next_attempt_at,
-    leased_until = NULL, delivered_at = recorded.delivered_at, request_body = recorded.request_body,
+    delivered_at = recorded.delivered_at, request_body = recorded.request_body,
     last_status_code = recorded.last_status_code, last_duration_ms = recorded.last_duration_ms,
     last_error = recorded.last_error, response_headers = recorded.response_headers,
     response_body = recorded.response_body
@@ -52,24 +56,12 @@ WHERE delivery.id = recorded.id
 """
 
 
-# RETURNING only what an attempt and its record read: _apply overwrites every other field, so the last
-# attempt's request, response and error are neither sent back nor parsed (deferred, never loaded).
-_CLAIM_SQL = """
-UPDATE webhooks_delivery SET leased_until = %(until)s
-WHERE id IN (
-    SELECT id FROM webhooks_delivery
-    WHERE webhook_id = %(webhook)s AND status = 'pending' AND next_attempt_at <= %(now)s
-      AND NOT EXISTS (
-        SELECT 1 FROM webhooks_delivery
-        WHERE webhook_id = %(webhook)s AND status = 'pending' AND leased_until >= %(now)s
-      )
-    ORDER BY event_seq NULLS FIRST, created_at
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-)
-RETURNING id, webhook_id, event_id, event_seq, event_type, payload, status, attempts, next_attempt_at,
-    delivered_at, created_at
-"""
+# What an attempt and its record read: _apply overwrites every other field, so the last attempt's
+# request, response and error are neither read nor parsed (deferred, never loaded).
+_DUE_FIELDS = (
+    "id", "webhook_id", "event_id", "event_seq", "event_type", "payload", "status", "attempts",
+    "next_attempt_at", "delivered_at", "created_at",
+)  # fmt: skip
 
 
 def lease_seconds() -> float:
@@ -77,41 +69,69 @@ def lease_seconds() -> float:
     return settings.WEBHOOK_TIMEOUT_SECONDS + RECORD_EVERY_SECONDS + LEASE_MARGIN_SECONDS
 
 
-def deliveries_claim(*, webhook_id: Any, limit: int = CLAIM_SIZE) -> tuple[Webhook, list[Delivery]] | None:
-    """Lease the webhook's next due deliveries (pings first, then by `seq`), or None: the webhook is
-    gone or inactive, another drain holds some, or none is due."""
-    now = timezone.now()
-    with transaction.atomic():
-        # Claims of one webhook take turns on its row; the claim below then sees the other's leases.
-        webhook = Webhook.objects.select_for_update().filter(pk=webhook_id, active=True).first()
-        if webhook is None:
+class DrainLease:
+    """The webhook's drain lease, held by one drain: taken, renewed with each batch of records, released."""
+
+    def __init__(self, webhook: Webhook, token: uuid.UUID) -> None:
+        self.webhook = webhook
+        self.token = token
+
+    @classmethod
+    def take(cls, webhook_id: Any) -> "DrainLease | None":
+        """The lease of an active webhook, or None: the webhook is gone or off, or another drain holds it."""
+        now, token = timezone.now(), uuid.uuid4()
+        free = Q(drain_leased_until__isnull=True) | Q(drain_leased_until__lt=now)
+        taken = Webhook.objects.filter(free, pk=webhook_id, active=True).update(
+            drain_token=token, drain_leased_until=now + timedelta(seconds=lease_seconds())
+        )
+        if not taken:
             return None
-        until = now + timedelta(seconds=lease_seconds())
-        params = {"until": until, "webhook": webhook.pk, "now": now, "limit": limit}
-        claimed = list(Delivery.objects.raw(_CLAIM_SQL, params))
-    if not claimed:
-        return None
-    claimed.sort(key=lambda delivery: (delivery.event_seq is not None, delivery.event_seq or 0, delivery.created_at))
-    return webhook, claimed
+        webhook = Webhook.objects.filter(pk=webhook_id, drain_token=token).first()
+        return cls(webhook, token) if webhook is not None else None
+
+    def _held(self) -> "QuerySet[Webhook]":
+        return Webhook.objects.filter(pk=self.webhook.pk, drain_token=self.token)
+
+    def renew(self) -> bool:
+        """Answers whether the drain goes on: the webhook is still active and the lease still this one's."""
+        until = timezone.now() + timedelta(seconds=lease_seconds())
+        return bool(self._held().filter(active=True).update(drain_leased_until=until))
+
+    def release(self) -> None:
+        self._held().update(drain_token=None, drain_leased_until=None)
+
+
+def deliveries_due(webhook: Webhook, *, limit: int = BATCH_SIZE) -> list[Delivery]:
+    """The webhook's next due deliveries: pings first, then by `seq` (for the holder of its lease)."""
+    due = Delivery.objects.filter(
+        webhook_id=webhook.pk, status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now()
+    )
+    ordered = due.order_by(F("event_seq").asc(nulls_first=True), "created_at").only(*_DUE_FIELDS)
+    return list(ordered[:limit])
 
 
 def deliveries_drain(*, webhook_id: Any) -> bool:
     """Attempt the webhook's due deliveries for up to DRAIN_SECONDS; answers whether some may be left."""
-    started = time.monotonic()
-    while time.monotonic() - started < DRAIN_SECONDS:
-        claim = deliveries_claim(webhook_id=webhook_id)
-        if claim is None:
-            return False
-        webhook, deliveries = claim
-        if not _attempt_in_order(webhook, deliveries):
-            return False
-    return True
+    lease = DrainLease.take(webhook_id)
+    if lease is None:
+        return False
+    try:
+        started = time.monotonic()
+        while time.monotonic() - started < DRAIN_SECONDS:
+            deliveries = deliveries_due(lease.webhook)
+            if not deliveries or not _attempt_in_order(lease, deliveries):
+                return False
+        return True
+    finally:
+        lease.release()
 
 
-def _attempt_in_order(webhook: Webhook, deliveries: list[Delivery]) -> bool:
-    """Attempt the claimed deliveries one after another; answers False once the webhook is inactive
-    (auto-disabled by these failures, or by an admin meanwhile): the rest are left for later."""
-    records = _Records(webhook, deliveries)
+def _attempt_in_order(lease: DrainLease, deliveries: list[Delivery]) -> bool:
+    """Attempt the deliveries one after another; answers False once the webhook is inactive
+    (auto-disabled by these failures, or by an admin meanwhile) or the lease is lost: the rest are
+    left for later."""
+    webhook = lease.webhook
+    records = _Records(lease)
     signed_by = signers(webhook, timezone.now())
     for delivery in deliveries:
         body = request_body(delivery)
@@ -124,7 +144,6 @@ def _attempt_in_order(webhook: Webhook, deliveries: list[Delivery]) -> bool:
 def _apply(delivery: Delivery, body: bytes, outcome: Outcome) -> None:
     schedule: list[int] = settings.WEBHOOK_RETRY_SCHEDULE
     delivery.attempts += 1
-    delivery.leased_until = None
     delivery.request_body = body.decode()
     for name, value in outcome_fields(outcome).items():
         setattr(delivery, name, value)
@@ -154,37 +173,30 @@ def _recorded(delivery: Delivery) -> dict[str, Any]:
 
 
 class _Records:
-    """Outcomes not yet written, and the claimed deliveries not yet attempted."""
+    """Outcomes not yet written."""
 
-    def __init__(self, webhook: Webhook, claimed: list[Delivery]) -> None:
-        self.webhook = webhook
-        self.waiting = {delivery.pk for delivery in claimed}
+    def __init__(self, lease: DrainLease) -> None:
+        self.lease = lease
         self.done: list[tuple[Delivery, Outcome]] = []
         self.written_at = time.monotonic()
 
     def add(self, delivery: Delivery, body: bytes, outcome: Outcome) -> None:
         _apply(delivery, body, outcome)
-        self.waiting.discard(delivery.pk)
         self.done.append((delivery, outcome))
 
     def due(self) -> bool:
         return time.monotonic() - self.written_at >= RECORD_EVERY_SECONDS
 
     def write(self) -> bool:
-        """Write the outcomes, renew the leases of the rest (or free them once the webhook is off);
-        answers whether the webhook is still active."""
+        """Write the outcomes and renew the lease; answers whether the drain goes on."""
         self.written_at = time.monotonic()
         done, self.done = self.done, []
         with transaction.atomic():
             if done:
                 with connection.cursor() as cursor:
                     cursor.execute(_RECORD_SQL, [orjson.dumps([_recorded(delivery) for delivery, _ in done]).decode()])
-                _webhook_record(self.webhook, done)
-            active = Webhook.objects.filter(pk=self.webhook.pk, active=True).exists()
-            if self.waiting:
-                until = timezone.now() + timedelta(seconds=lease_seconds()) if active else None
-                Delivery.objects.filter(pk__in=self.waiting).update(leased_until=until)
-        return active
+                _webhook_record(self.lease.webhook, done)
+            return self.lease.renew()
 
 
 def _webhook_record(webhook: Webhook, done: list[tuple[Delivery, Outcome]]) -> None:
@@ -219,8 +231,7 @@ def _webhook_record(webhook: Webhook, done: list[tuple[Delivery, Outcome]]) -> N
 
 
 def due_webhook_ids(now: datetime) -> list[Any]:
-    """Active webhooks with a delivery due and not leased: one query on the pending deliveries."""
-    due = Delivery.objects.filter(
-        status=DeliveryStatus.PENDING, next_attempt_at__lte=now, webhook__active=True
-    ).exclude(leased_until__gte=now)
+    """Active webhooks with a delivery due and no drain holding them: one query on the pending deliveries."""
+    free = Q(webhook__drain_leased_until__isnull=True) | Q(webhook__drain_leased_until__lt=now)
+    due = Delivery.objects.filter(free, status=DeliveryStatus.PENDING, next_attempt_at__lte=now, webhook__active=True)
     return list(due.order_by().values_list("webhook_id", flat=True).distinct())

@@ -2,13 +2,13 @@
 
 A key in the cache (Redis) says a drain of a webhook is queued or running, so that the dispatcher
 (every WEBHOOK_DISPATCH_INTERVAL_SECONDS) does not queue one per tick. It expires with the lease:
-a drain that died with its worker is asked for again once its deliveries are claimable.
+a drain that died with its worker is asked for again once its drain lease has run out.
 
 One job drains up to WEBHOOK_DELIVERY_THREADS webhooks at once, each on a thread of the worker's
 pool. One by one, a receiver that answers slowly (or not at all: WEBHOOK_TIMEOUT_SECONDS a try)
 held up every other webhook queued behind it on that worker; and while one drain waits for its
 receiver or for PostgreSQL, another sends. A webhook is still drained by one thread at a time (its
-claim locks its row and respects its leases), so its first attempts keep `seq` order.
+drain lease), so its first attempts keep `seq` order.
 """
 
 import logging

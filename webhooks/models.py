@@ -38,6 +38,10 @@ class Webhook(models.Model):
     last_failure_at = models.DateTimeField(null=True, blank=True)
     # Deliveries failed in a row (after their last attempt); WEBHOOK_DISABLE_AFTER_FAILURES turns it off.
     consecutive_failures = models.PositiveIntegerField(default=0)
+    # The drain delivering to it now (webhooks.delivering.DrainLease): one at a time, so first attempts go
+    # out in `seq` order; a drain killed with its worker frees it when `drain_leased_until` has passed.
+    drain_token = models.UUIDField(null=True, blank=True, editable=False)
+    drain_leased_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["created_at"]
@@ -68,8 +72,6 @@ class Delivery(models.Model):
     status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    # While an attempt is in flight: a worker that dies mid-attempt leaves it to be taken again after this.
-    leased_until = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveIntegerField(null=True, blank=True)
     last_duration_ms = models.PositiveIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
@@ -91,7 +93,7 @@ class Delivery(models.Model):
                 condition=models.Q(status="pending"),
                 name="delivery_due",
             ),
-            # A drain's claim: a webhook's pending deliveries in `seq` order, and its leases in flight.
+            # A drain's next deliveries: a webhook's pending ones in `seq` order.
             models.Index(
                 fields=["webhook", "event_seq", "created_at"],
                 condition=models.Q(status="pending"),

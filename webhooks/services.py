@@ -152,7 +152,6 @@ def delivery_redeliver(*, delivery: Delivery) -> Delivery:
             status=DeliveryStatus.PENDING,
             attempts=0,
             next_attempt_at=timezone.now(),
-            leased_until=None,
             delivered_at=None,
         )
     )

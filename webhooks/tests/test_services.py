@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from hopla.api.exceptions import InvalidField, StateConflict
-from webhooks.delivering import deliveries_claim, deliveries_drain
+from webhooks.delivering import DrainLease, deliveries_drain, deliveries_due
 from webhooks.dispatching import deliveries_start, events_dispatch
 from webhooks.models import Delivery, DeliveryStatus, Webhook
 from webhooks.safety import UnsafeUrl
@@ -62,21 +62,25 @@ def test_a_ping_of_a_disabled_webhook_is_refused(project, admin, receiver):
     assert not Delivery.objects.exists()
 
 
-def test_one_drain_per_webhook_at_a_time_and_a_lease_that_ran_out_frees_the_deliveries(project, admin, receiver):
+def test_one_drain_per_webhook_at_a_time_and_a_lease_that_ran_out_frees_the_webhook(project, admin, receiver):
     webhook = webhook_create(project=project, actor=admin, url=receiver.url, events=["*"])
     events = events_write(project, admin, ["ticket.created"] * 5)
     events_dispatch()
-    claim = deliveries_claim(webhook_id=webhook.pk, limit=2)
-    assert claim is not None
-    assert [delivery.event_seq for delivery in claim[1]] == [events[0].seq, events[1].seq]
-    # A second drain (another worker) takes nothing while these are in flight, not even the later ones.
-    assert deliveries_claim(webhook_id=webhook.pk) is None
+    lease = DrainLease.take(webhook.pk)
+    assert lease is not None
+    assert [delivery.event_seq for delivery in deliveries_due(lease.webhook, limit=2)] == [events[0].seq, events[1].seq]
+    # A second drain (another worker) takes nothing while the first holds the webhook.
+    assert DrainLease.take(webhook.pk) is None
+    assert deliveries_drain(webhook_id=webhook.pk) is False
+    assert receiver.received == []
 
-    # The first worker died: once its leases have run out, its deliveries go first again.
-    Delivery.objects.filter(leased_until__isnull=False).update(leased_until=timezone.now() - timedelta(seconds=1))
-    again = deliveries_claim(webhook_id=webhook.pk)
-    assert again is not None
-    assert [delivery.event_seq for delivery in again[1]] == [event.seq for event in events]
+    # The first worker died: once its lease has run out, another drain delivers everything, in order;
+    # the dead drain's lease is lost (it would stop at its next record).
+    Webhook.objects.filter(pk=webhook.pk).update(drain_leased_until=timezone.now() - timedelta(seconds=1))
+    assert deliveries_drain(webhook_id=webhook.pk) is False
+    assert receiver.seqs() == [event.seq for event in events]
+    assert lease.renew() is False
+    assert Webhook.objects.values_list("drain_token", "drain_leased_until").get(pk=webhook.pk) == (None, None)
 
 
 @pytest.mark.parametrize("count", [3, 40])
@@ -86,8 +90,8 @@ def test_a_drain_makes_the_same_queries_whatever_the_number_of_deliveries(
     webhook = webhook_create(project=project, actor=admin, url=receiver.url, events=["*"])
     events_write(project, admin, ["ticket.created"] * count)
     events_dispatch()
-    # claim (savepoint, webhook, deliveries, release), records (savepoint, outcomes, webhook, active,
-    # release), the next claim (savepoint, webhook, none due, release)
-    with django_assert_num_queries(13):
+    # the lease (taken, its webhook read), the deliveries due, the records (savepoint, outcomes, webhook
+    # health, lease renewed, release), the next deliveries due (none), the lease released
+    with django_assert_num_queries(10):
         assert deliveries_drain(webhook_id=webhook.pk) is False
     assert len(receiver.received) == count

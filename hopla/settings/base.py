@@ -33,15 +33,18 @@ INSTALLED_APPS = [
     "django_rq",
     "channels",
     "corsheaders",
+    "csp",
     "accounts",
     "tickets",
     "realtime",
     "webhooks",
+    "board",
 ]
 
 MIDDLEWARE = [
     "hopla.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -160,10 +163,18 @@ SIMPLE_JWT = {
     "USER_ID_FIELD": "id",
 }
 
+# The board's session pages (SPEC §12).
+LOGIN_URL = "board:login"
+LOGIN_REDIRECT_URL = "board:projects"
+LOGOUT_REDIRECT_URL = "board:login"
+
 # --- API ---------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # JWT first: its Bearer challenge makes anonymous requests 401 (SPEC §2). The session is for the
+    # board's own pages (SPEC §12); DRF enforces CSRF on every write it authenticates.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "hopla.api.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON only; the image upload declares its own multipart parser (SPEC §2).
@@ -271,6 +282,23 @@ WORKER_PERIODIC_TASKS["webhooks.jobs.dispatch_deliveries"] = WEBHOOK_DISPATCH_IN
 
 # Without collectstatic (local runs, tests) whitenoise serves straight from the app folders.
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
+
+# --- Content-Security-Policy (django-csp) -----------------------------------------------------------
+# Scripts only from this server, never inline (the board's pages carry no inline script or handler).
+# Styles allow inline attributes for the admin's templates. Images may come from Cloudinary.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:", *env.list("CSP_IMAGE_HOSTS", default=["https://res.cloudinary.com"])],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'self'"],
+    }
+}
 
 # --- Internationalisation ----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

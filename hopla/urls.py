@@ -25,6 +25,7 @@ docs_page = csp_exempt()
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="board:projects"), name="home"),
     path("", include("board.urls")),
+    path("", include("accounts.page_urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("swagger/", docs_page(SpectacularSwaggerView.as_view(url_name="schema")), name="swagger-ui"),

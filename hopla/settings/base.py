@@ -3,8 +3,10 @@
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -144,10 +146,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 60 * 60)
-# Where the reset email points: a front-end page that posts uid and token to the confirm endpoint.
-PASSWORD_RESET_URL = env.str(
-    "PASSWORD_RESET_URL", default="http://localhost:8000/reset-password?uid={uid}&token={token}"
-)
+
+
+def public_base_url(value: str) -> str:
+    """PUBLIC_BASE_URL checked at start-up: a wrong one would only show as broken links in people's mail."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ImproperlyConfigured(
+            f"PUBLIC_BASE_URL must be the http:// or https:// address people open hopla at, such as "
+            f"https://hopla.example.com (a path is allowed, no query or fragment), not {value!r}."
+        )
+    return value.strip().rstrip("/")
+
+
+# The address people open hopla at: links in emails (the password reset page) are built from it.
+PUBLIC_BASE_URL = public_base_url(env.str("PUBLIC_BASE_URL", default="http://localhost:8000"))
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),

@@ -1,6 +1,8 @@
 """The account pages' forms: the same fields and limits as the API's serializers; the rules themselves
 (unique email, Django's password validators, reset tokens) live in accounts.services, which both call."""
 
+from typing import Any
+
 from django import forms
 
 from hopla.api.exceptions import InvalidField
@@ -11,6 +13,11 @@ class ServiceForm(forms.Form):
 
     # The service's field name → this form's, where they differ.
     service_fields: dict[str, str] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Labels as the board's own forms write them: "Email", not "Email:".
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
 
     def add_service_error(self, error: InvalidField) -> None:
         field = self.service_fields.get(error.field, error.field)
@@ -38,7 +45,7 @@ class SignupForm(ServiceForm):
     password = _password("Password")
 
 
-class PasswordResetRequestForm(forms.Form):
+class PasswordResetRequestForm(ServiceForm):
     email = _email()
 
 
@@ -64,5 +71,5 @@ class PasswordChangeForm(NewPasswordForm):
     old_password = _password("Current password", autocomplete="current-password")
 
 
-class ProfileForm(forms.Form):
+class ProfileForm(ServiceForm):
     full_name = _full_name()

@@ -7,11 +7,13 @@ counters), so a page is no way around them.
 
 import math
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -29,7 +31,7 @@ from accounts.forms import (
     SignupForm,
 )
 from accounts.models import User
-from accounts.throttles import PasswordResetThrottle, RegisterThrottle
+from accounts.throttles import LoginIPThrottle, LoginPageEmailThrottle, PasswordResetThrottle, RegisterThrottle
 from hopla.api.exceptions import InvalidField
 from hopla.api.throttling import UserWriteThrottle
 
@@ -50,6 +52,17 @@ def _throttled(request: HttpRequest, throttle: BaseThrottle) -> HttpResponse | N
     response = render(request, "accounts/throttled.html", {"minutes": math.ceil(seconds / 60)}, status=429)
     response["Retry-After"] = str(seconds)
     return response
+
+
+class ThrottledLoginView(LoginView):
+    """Django's session login, counted against the API login's throttles (per IP and per email): the
+    page must not be the way around them for someone guessing passwords."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        for throttle in (LoginIPThrottle(), LoginPageEmailThrottle(request.POST.get("username"))):
+            if refused := _throttled(request, throttle):
+                return refused
+        return super().post(request, *args, **kwargs)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

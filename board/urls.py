@@ -3,6 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from accounts.pages import ThrottledLoginView
 from board import views
 
 app_name = "board"
@@ -10,7 +11,7 @@ app_name = "board"
 urlpatterns = [
     path(
         "login/",
-        auth_views.LoginView.as_view(template_name="board/login.html", redirect_authenticated_user=True),
+        ThrottledLoginView.as_view(template_name="board/login.html", redirect_authenticated_user=True),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -120,6 +120,22 @@ def test_signup_shares_the_apis_registration_throttle():
     assert api.post("/api/v1/auth/register/", {"email": "d@example.com"}).status_code == 429
 
 
+LOGIN_RATES = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "login_email": "2/min"}
+
+
+@override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": LOGIN_RATES})
+def test_the_login_page_shares_the_apis_login_throttle_per_email(user):
+    api = APIClient()
+    assert api.post("/api/v1/auth/login/", {"email": user.email, "password": "wrong"}).status_code == 401
+    wrong = post_form(csrf_client(), "/login/", {"username": user.email.upper(), "password": "wrong"})
+    assert "Please enter a correct" in text(wrong)
+    refused = post_form(csrf_client(), "/login/", {"username": user.email, "password": PASSWORD})
+    assert refused.status_code == 429
+    assert "Please wait 1 minute before trying again." in text(refused)
+    assert api.post("/api/v1/auth/login/", {"email": user.email, "password": PASSWORD}).status_code == 429
+    assert post_form(csrf_client(), "/login/", {"username": "other@example.com", "password": "x"}).status_code == 200
+
+
 # --- password reset ----------------------------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ import logging
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
+from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
@@ -19,7 +20,8 @@ def send_password_reset_email(user_id: str) -> None:
         return  # deactivated or deleted since the request: nothing to send
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     token = default_token_generator.make_token(user)
-    link = settings.PASSWORD_RESET_URL.format(uid=uid, token=token)
+    # The page people open (accounts.pages), at the address they reach this server by: a worker has no request to ask.
+    link = settings.PUBLIC_BASE_URL + reverse("account:password-reset-confirm", kwargs={"uidb64": uid, "token": token})
     send_mail(
         subject="Reset your hopla password",
         message=(

@@ -111,8 +111,9 @@ def password_reset_request(*, email: str) -> None:
     transaction.on_commit(lambda: enqueue("accounts.jobs.send_password_reset_email", str(user.pk)))
 
 
-@transaction.atomic
-def password_reset_confirm(*, uid: str, token: str, new_password: str) -> None:
+def password_reset_user(*, uid: str, token: str) -> User:
+    """The active user a reset link (uid, token) is for, or InvalidField `token` when it is tampered with,
+    expired or already used (the token is bound to the password hash and the last login)."""
     invalid = InvalidField("token", ("The reset link is invalid or has expired.", "invalid_token"))
     try:
         user_id = force_str(urlsafe_base64_decode(uid))
@@ -121,6 +122,12 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str) -> None:
         raise invalid from error
     if not default_token_generator.check_token(user, token):
         raise invalid
+    return user
+
+
+@transaction.atomic
+def password_reset_confirm(*, uid: str, token: str, new_password: str) -> None:
+    user = password_reset_user(uid=uid, token=token)
     _validate_new_password(field="new_password", password=new_password, user=user)
     user.set_password(new_password)
     user.save(update_fields=["password"])

@@ -8,6 +8,7 @@ the connections' own periodic check covers it, see realtime.consumers.REAUTHENTI
 
 from typing import Any
 
+from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -31,3 +32,11 @@ def _user_saved(sender: type[User], instance: User, created: bool, update_fields
 @receiver(post_delete, sender=User, dispatch_uid="accounts.user_deleted")
 def _user_deleted(sender: type[User], instance: User, **kwargs: Any) -> None:
     user_connections_reauthenticate(user_id=instance.pk)
+
+
+@receiver(user_logged_out, dispatch_uid="accounts.user_logged_out")
+def _user_logged_out(sender: Any, request: Any, user: User | None, **kwargs: Any) -> None:
+    # The board's sockets authenticate with the session (SPEC §7): the one whose session just ended
+    # finds it gone when it checks again, and closes; the user's other sessions stay.
+    if user is not None:
+        user_connections_reauthenticate(user_id=user.pk)

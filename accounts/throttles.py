@@ -18,13 +18,27 @@ class LoginEmailThrottle(LiveRateThrottle):
 
     scope = "login_email"
 
+    def email(self, request: Request) -> object:
+        return request.data.get("email") if hasattr(request.data, "get") else None
+
     def get_cache_key(self, request: Request, view: APIView) -> str | None:
-        email = request.data.get("email") if hasattr(request.data, "get") else None
+        email = self.email(request)
         if not isinstance(email, str) or not email.strip():
             return None  # the serializer will reject the body; nothing to count
         # Hashed: the email is any text the client sent (spaces, control characters, 1 MB), not a valid cache key.
         ident = hashlib.sha256(normalize_email(email).encode("utf-8", "backslashreplace")).hexdigest()
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class LoginPageEmailThrottle(LoginEmailThrottle):
+    """The same counter for the login page, whose form names the email `username` (Django's LoginView)."""
+
+    def __init__(self, email: object) -> None:
+        super().__init__()
+        self.form_email = email
+
+    def email(self, request: Request) -> object:
+        return self.form_email
 
 
 class PasswordResetThrottle(AnonymousRateThrottle):

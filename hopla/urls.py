@@ -1,8 +1,10 @@
-"""Root URLs: the API under /api/v1/, its docs, the admin, health checks and optional Silk."""
+"""Root URLs: the board at /, the API under /api/v1/, its docs, the admin, health checks and optional Silk."""
 
+from csp.decorators import csp_exempt
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from hopla.api.views import api_not_found
@@ -16,12 +18,19 @@ api_v1 = [
     path("", include("webhooks.urls")),
 ]
 
+# Swagger UI and Redoc configure themselves in inline scripts (drf-spectacular's templates), which the
+# site's Content-Security-Policy forbids: these two third-party pages go without it.
+docs_page = csp_exempt()
+
 urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="board:projects"), name="home"),
+    path("", include("board.urls")),
+    path("", include("accounts.page_urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("swagger/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("documentation/", SpectacularSwaggerView.as_view(url_name="schema"), name="documentation"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("swagger/", docs_page(SpectacularSwaggerView.as_view(url_name="schema")), name="swagger-ui"),
+    path("documentation/", docs_page(SpectacularSwaggerView.as_view(url_name="schema")), name="documentation"),
+    path("redoc/", docs_page(SpectacularRedocView.as_view(url_name="schema")), name="redoc"),
     path("redoc/bundles/redoc.standalone.js", redoc_bundle, name="redoc-bundle"),
     path("admin/", admin.site.urls),
     re_path(r"^healthz/?$", healthz, name="healthz"),

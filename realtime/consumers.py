@@ -13,7 +13,13 @@ from django.db import DatabaseError, connection
 
 from accounts.models import User
 from hopla.channel_groups import project_group, user_group
-from realtime.authentication import credentials_from_token, token_from_scope
+from realtime.authentication import (
+    Credentials,
+    credentials_from_session,
+    credentials_from_token,
+    session_key_from_scope,
+    token_from_scope,
+)
 from realtime.protocol import (
     ClientMessage,
     ErrorCode,
@@ -68,6 +74,7 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
         super().__init__(*args, **kwargs)
         self.user: User | None = None
         self.token = ""
+        self.session_key = ""  # a same-origin page's session, when no token was given
         self.authenticated_at = 0.0  # time.monotonic() of the last check that the token authenticates
         self.closing = False  # closed by the server: nothing more may be sent
         self.expiry: asyncio.Task[None] | None = None
@@ -85,12 +92,14 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.token = token_from_scope(self.scope)
-        credentials = await database_sync_to_async(credentials_from_token)(self.token)
+        if not self.token:
+            self.session_key = session_key_from_scope(self.scope)
+        credentials = await database_sync_to_async(self._credentials)()
         if credentials is None:
             # A close before accept becomes an HTTP 403 without a code; accept first, then close.
             await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
-            logger.info("websocket refused", extra={"fields": {"reason": "bad or missing token"}})
+            logger.info("websocket refused", extra={"fields": {"reason": "bad or missing token or session"}})
             return
         user = self.user = credentials.user
         self.authenticated_at = time.monotonic()
@@ -273,9 +282,16 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
             return True
         return await self._reauthenticate()
 
+    def _credentials(self) -> Credentials | None:
+        """What the connection authenticated with: its token, or else its page's session."""
+        if self.token:
+            return credentials_from_token(self.token)
+        return credentials_from_session(self.session_key)
+
     async def _reauthenticate(self) -> bool:
-        """Check the token as on connect (password, activity, account); close the connection if refused."""
-        if await database_sync_to_async(credentials_from_token)(self.token) is None:
+        """Check the token or session as on connect (password, activity, account, logout); close the
+        connection if refused."""
+        if await database_sync_to_async(self._credentials)() is None:
             await self._close_unauthenticated("credentials changed")
             return False
         self.authenticated_at = time.monotonic()

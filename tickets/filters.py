@@ -5,7 +5,6 @@ from typing import Any
 
 import django_filters
 from django import forms
-from django.contrib.postgres.search import SearchQuery
 from django.db import connection
 from django.db.models import F, OrderBy, Q, QuerySet, Subquery
 from django.utils import timezone
@@ -15,6 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 
 from hopla.api.filters import FilterSet
 from tickets.models import Priority, Project, Status, Ticket
+from tickets.search import ticket_search_query
 from tickets.selectors import TICKET_KEY, as_uuid, project_lookup
 
 
@@ -197,7 +197,9 @@ class TicketFilter(FilterSet):
     search = django_filters.CharFilter(
         method="filter_search",
         max_length=200,
-        help_text="Words in the title or description (full-text, web-search syntax), or a ticket key.",
+        help_text="Words in the key, title or description: full-text search in web-search syntax (every word, "
+        '`"a phrase"`, `-without`, `or`) where the last word also matches as a prefix, for type-ahead (`login cras` '
+        'finds "Login crashes"). A ticket key (`OPS-12`) finds that ticket. Substring matching on SQLite.',
     )
     ordering = TicketOrderingFilter(
         help_text="Comma-separated: `created_at`, `updated_at`, `priority`, `due_date`, `status`, `key`; "
@@ -244,8 +246,7 @@ class TicketFilter(FilterSet):
             return queryset
         by_key = Q(key=words.upper()) if TICKET_KEY.match(words) else Q(pk__in=[])
         if connection.vendor == "postgresql":
-            query = SearchQuery(words, search_type="websearch", config="english")
-            return queryset.filter(Q(search_vector=query) | by_key)
+            return queryset.filter(Q(search_vector=ticket_search_query(words)) | by_key)
         matches = Q()
         for word in words.split():
             matches &= Q(title__icontains=word) | Q(description__icontains=word) | Q(key__icontains=word)

@@ -3,8 +3,10 @@
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -33,15 +35,18 @@ INSTALLED_APPS = [
     "django_rq",
     "channels",
     "corsheaders",
+    "csp",
     "accounts",
     "tickets",
     "realtime",
     "webhooks",
+    "board",
 ]
 
 MIDDLEWARE = [
     "hopla.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -141,10 +146,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 60 * 60)
-# Where the reset email points: a front-end page that posts uid and token to the confirm endpoint.
-PASSWORD_RESET_URL = env.str(
-    "PASSWORD_RESET_URL", default="http://localhost:8000/reset-password?uid={uid}&token={token}"
-)
+
+
+def public_base_url(value: str) -> str:
+    """PUBLIC_BASE_URL checked at start-up: a wrong one would only show as broken links in people's mail."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ImproperlyConfigured(
+            f"PUBLIC_BASE_URL must be the http:// or https:// address people open hopla at, such as "
+            f"https://hopla.example.com (a path is allowed, no query or fragment), not {value!r}."
+        )
+    return value.strip().rstrip("/")
+
+
+# The address people open hopla at: links in emails (the password reset page) are built from it.
+PUBLIC_BASE_URL = public_base_url(env.str("PUBLIC_BASE_URL", default="http://localhost:8000"))
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
@@ -160,10 +176,18 @@ SIMPLE_JWT = {
     "USER_ID_FIELD": "id",
 }
 
+# The board's session pages (SPEC §12).
+LOGIN_URL = "board:login"
+LOGIN_REDIRECT_URL = "board:projects"
+LOGOUT_REDIRECT_URL = "board:login"
+
 # --- API ---------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # JWT first: its Bearer challenge makes anonymous requests 401 (SPEC §2). The session is for the
+    # board's own pages (SPEC §12); DRF enforces CSRF on every write it authenticates.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "hopla.api.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON only; the image upload declares its own multipart parser (SPEC §2).
@@ -273,6 +297,23 @@ WORKER_PERIODIC_TASKS["webhooks.jobs.dispatch_deliveries"] = WEBHOOK_DISPATCH_IN
 
 # Without collectstatic (local runs, tests) whitenoise serves straight from the app folders.
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
+
+# --- Content-Security-Policy (django-csp) -----------------------------------------------------------
+# Scripts only from this server, never inline (the board's pages carry no inline script or handler).
+# Styles allow inline attributes for the admin's templates. Images may come from Cloudinary.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:", *env.list("CSP_IMAGE_HOSTS", default=["https://res.cloudinary.com"])],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'self'"],
+    }
+}
 
 # --- Internationalisation ----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -41,6 +41,10 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 # laptop, silently wrong on several processes or machines.
 required("DATABASE_URL", "the PostgreSQL database, e.g. postgres://user:password@host:5432/hopla")
 required("REDIS_URL", "the Redis of the job queue, WebSocket events, cache and throttling, e.g. redis://host:6379/0")
+# Emails would otherwise send people to http://localhost:8000.
+PUBLIC_BASE_URL = public_base_url(  # noqa: F405
+    required("PUBLIC_BASE_URL", "the address people open hopla at, for links in emails, e.g. https://hopla.example.com")
+)
 
 # collectstatic has run (see Dockerfile); hashed file names let browsers cache assets forever.
 WHITENOISE_USE_FINDERS = False

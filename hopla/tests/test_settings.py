@@ -16,6 +16,7 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "example.com",
     "DATABASE_URL": "postgres://u@db:5432/x",
     "REDIS_URL": "redis://r:6379/0",
+    "PUBLIC_BASE_URL": "https://example.com",
 }
 
 
@@ -42,6 +43,7 @@ def example_secret_key() -> str:
         ("SECRET_KEY", "it signs sessions, password reset links and, by default, JWTs"),
         ("DATABASE_URL", "the PostgreSQL database, e.g. postgres://"),
         ("REDIS_URL", "the Redis of the job queue, WebSocket events, cache and throttling, e.g. redis://"),
+        ("PUBLIC_BASE_URL", "the address people open hopla at, for links in emails, e.g. https://"),
     ],
 )
 def test_production_refuses_to_start_without_its_secret_and_backing_services(missing, purpose):
@@ -80,6 +82,15 @@ def test_production_refuses_to_start_without_its_secret_and_backing_services(mis
 def test_production_refuses_placeholder_and_weak_secrets(name, value, reason):
     line = refusal(manage("check", **{**PRODUCTION, name: value}))
     assert f"ImproperlyConfigured: {reason}" in line
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["hopla.example.com", "ftp://hopla.example.com", "https://", "https://x.example/?a=1", "https://x.example/#a"],
+)
+def test_a_public_base_url_that_links_could_not_be_built_from_is_refused(value):
+    line = refusal(manage("check", **{**PRODUCTION, "PUBLIC_BASE_URL": value}))
+    assert "ImproperlyConfigured: PUBLIC_BASE_URL must be the http:// or https:// address people open hopla at" in line
 
 
 def test_the_example_secret_key_is_the_placeholder_refused():

@@ -1,0 +1,154 @@
+"""The account pages in a real browser: a person signs up, logs in, forgets their password and sets a new
+one through the link emailed by a real RQ worker over SMTP to a real SMTP server process."""
+
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.test import override_settings
+from playwright.sync_api import expect
+
+from accounts.models import User
+from accounts.tests.test_passwords import run_queued_jobs
+from hopla.tests.browser import WAIT_MS, BrowsingSession
+
+NEW_PASSWORD = "a-brand-new-passphrase-42"
+
+
+class SmtpServer:
+    """Python's own debugging SMTP server (the stdlib's smtpd, in Python 3.11) in a process of its own: it
+    accepts every message and prints it, so the test reads the email as it went over the wire."""
+
+    def __init__(self, log_path: Path) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.log_path = log_path
+        self._log = log_path.open("ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-W",
+                "ignore",
+                "-u",
+                "-m",
+                "smtpd",
+                "-n",
+                "-c",
+                "DebuggingServer",
+                f"127.0.0.1:{self.port}",
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"The SMTP server did not start: {self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        self._log.close()
+
+
+@pytest.fixture(scope="module")
+def smtp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpServer]:
+    server = SmtpServer(tmp_path_factory.mktemp("smtp") / "smtp.log")
+    yield server
+    server.stop()
+
+
+def send_queued_emails(smtp_server: SmtpServer, public_base_url: str) -> str:
+    """The worker's turn: the web process queued the email job in Redis; a real RQ worker sends it through
+    Django's SMTP backend, building links from PUBLIC_BASE_URL. Answers what the SMTP server received."""
+    received = len(smtp_server.log())
+    with override_settings(
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=smtp_server.port,
+        EMAIL_USE_TLS=False,
+        PUBLIC_BASE_URL=public_base_url,
+    ):
+        run_queued_jobs()
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while "END MESSAGE" not in smtp_server.log()[received:] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return smtp_server.log()[received:]
+
+
+def test_a_person_signs_up_logs_in_and_resets_their_password_by_email(browsing: BrowsingSession, smtp_server):
+    page = browsing.page
+    base_url = browsing.server.base_url
+
+    # Signs up from the login page.
+    page.goto("/login/")
+    page.get_by_role("link", name="Create an account").click()
+    expect(page.get_by_role("heading", name="Create your account")).to_be_visible()
+    page.get_by_label("Full name").fill("Ada Lovelace")
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_label("Password").fill("123")
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_role("alert")).to_contain_text("This password is too short.")
+    page.get_by_label("Password").fill("first-passphrase-1815")
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_text("Welcome to hopla, Ada Lovelace.")).to_be_visible()
+    assert page.url == f"{base_url}/board/"
+
+    # Logs out and in again.
+    page.get_by_role("button", name="Log out").click()
+    page.goto("/login/")
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_label("Password").fill("first-passphrase-1815")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("link", name="ada@example.com")).to_be_visible()
+    page.get_by_role("button", name="Log out").click()
+
+    # Forgets the password: asks for a link.
+    page.goto("/login/")
+    page.get_by_role("link", name="Forgot your password?").click()
+    page.get_by_label("Email").fill("ADA@example.com")
+    page.get_by_role("button", name="Email me a link").click()
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+
+    email = send_queued_emails(smtp_server, public_base_url=base_url)
+    assert "To: ada@example.com" in email, email
+    (link,) = re.findall(rf"{re.escape(base_url)}/password/reset/[\w-]+/[\w-]+/", email)
+
+    # Opens the emailed link and chooses a new password.
+    page.goto(link)
+    expect(page.get_by_role("heading", name="Choose a new password")).to_be_visible()
+    assert page.url.endswith("/set-password/")  # the token has left the address bar
+    page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
+    page.get_by_label("New password again").fill(NEW_PASSWORD)
+    page.get_by_role("button", name="Set my password").click()
+    expect(page.get_by_text("Your password has been changed. Log in with it.")).to_be_visible()
+
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_label("Password").fill(NEW_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("link", name="ada@example.com")).to_be_visible()
+    assert User.objects.get(email="ada@example.com").check_password(NEW_PASSWORD)
+
+    # The link works once.
+    page.goto(link)
+    expect(page.get_by_role("heading", name="This reset link does not work")).to_be_visible()
+
+    page.wait_for_load_state("networkidle")
+    assert browsing.off_host_requests() == []
+    # A page left at once (a form posted, a link followed) cancels its icon's request, which Chromium
+    # may not have finished: not an error of the page.
+    errors = [error for error in browsing.errors if not re.search(r"favicon\.svg: net::ERR_ABORTED$", error)]
+    assert errors == []

@@ -162,10 +162,11 @@ def test_an_image_upload_reaches_its_thumbnail(browsing, team, tmp_path):
 def _run_worker_once() -> None:
     """The image job, run by a real worker process on the server's database and Redis."""
     database = settings.DATABASES["default"]
+    address = f"{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}"
     environment = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "hopla.settings.test",
-        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}/{database['NAME']}",
+        "DATABASE_URL": f"postgres://{database['USER']}@{address}/{database['NAME']}",
         "REDIS_URL": settings.REDIS_URL,
     }
     worker = subprocess.run(

@@ -51,5 +51,5 @@ QUICK = Scale(
     webhook_events=100,
     webhook_rounds=1,
     board_requests=10,
-    board_moves=20,
+    board_moves=50,
 )

@@ -12,7 +12,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-from bench import data, deliveries, fanout, http_workloads, images
+from bench import board, data, deliveries, fanout, http_workloads, images
 from bench.processes import rq_worker, server_command, web_server
 from bench.report import Row, table
 from bench.scale import Scale
@@ -95,6 +95,17 @@ def run(
                         seconds=scale.seconds,
                         latency_rounds=scale.rounds,
                         log_dir=log_dir,
+                        rows=rows,
+                    )
+                if "W8" in only:
+                    _section(f"W8: the board of {board.TICKETS} tickets, {scale.board_moves} live moves")
+                    board.run(
+                        base_url=base_url,
+                        user=world.user,
+                        token=world.token,
+                        rounds=scale.rounds,
+                        requests=scale.board_requests,
+                        moves=scale.board_moves,
                         rows=rows,
                     )
             print()

@@ -17,6 +17,8 @@ class Scale:
     image_side: int
     webhook_events: int
     webhook_rounds: int
+    board_requests: int  # W8: board page requests per round
+    board_moves: int  # W8: live moves timed
 
 
 FULL = Scale(
@@ -32,6 +34,8 @@ FULL = Scale(
     image_side=700,
     webhook_events=1_000,
     webhook_rounds=3,
+    board_requests=30,
+    board_moves=50,
 )
 QUICK = Scale(
     tickets=5_000,
@@ -46,4 +50,6 @@ QUICK = Scale(
     image_side=700,
     webhook_events=100,
     webhook_rounds=1,
+    board_requests=10,
+    board_moves=50,
 )

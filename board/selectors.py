@@ -20,7 +20,7 @@ from tickets.models import Event, Project, Status, Ticket
 BOARD_FILTERS = ("search", "assignee", "priority", "label")
 # Cards per column on the first screen and per "show more": a project of thousands of tickets
 # (mostly closed) renders in the same time as one of a few hundred.
-COLUMN_PAGE_SIZE = 50
+COLUMN_PAGE_SIZE = 25
 
 
 @dataclass

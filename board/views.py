@@ -9,6 +9,7 @@ import json
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from accounts.models import User
@@ -38,7 +39,8 @@ def _can_edit(project: Project) -> bool:
 
 
 def _card_context(request: HttpRequest, project: Project) -> dict[str, object]:
-    return {"project": project, "can_edit": _can_edit(project)}
+    # The board's URL once, rather than a reverse() per card: cards link to `<board_url>tickets/<key>/`.
+    return {"project": project, "can_edit": _can_edit(project), "board_url": reverse("board:board", args=[project.key])}
 
 
 @login_required

@@ -75,3 +75,11 @@ def history_changes(changes: Any) -> list[tuple[str, str, str]]:
 def markdown(source: str) -> SafeString:
     """Markdown source rendered and sanitised (hopla.markdown): descriptions and comments."""
     return markdown_to_html(source or "")
+
+
+@register.filter
+def person(user: Any) -> str:
+    """A user's name as pages show it; an account deleted since (a null foreign key) or the worker."""
+    if user is None:
+        return "someone"
+    return str(user.full_name or user.email)

@@ -96,13 +96,13 @@ def test_titles_and_comments_are_escaped(team):
 
 
 def test_closed_tickets_page_per_column(team):
-    for _ in range(55):
+    for _ in range(30):
         TicketFactory(project=team.project, reporter=team.member, status=Status.CLOSED)
     client = _client(team.member)
     html = client.get("/board/OPS/").content.decode()
-    assert html.count('data-status="closed" data-version') == 50
+    assert html.count('data-status="closed" data-version') == 25
     assert "Show more closed tickets" in html
-    more = client.get("/board/OPS/columns/closed/?offset=50")
+    more = client.get("/board/OPS/columns/closed/?offset=25")
     assert more.content.decode().count('class="card"') == 5
     assert "X-Next-Offset" not in more
 

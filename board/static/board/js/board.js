@@ -69,7 +69,10 @@ async function moveCard(card, target) {
   const key = card.dataset.key;
   const list = card.parentElement;
   const next = card.nextElementSibling;
+  // Moving a node in the document takes focus from it: a keyboard user keeps their place.
+  const focused = card.contains(document.activeElement) ? document.activeElement : null;
   column(target).querySelector(".cards").prepend(card);
+  if (focused) focused.focus();
   shiftCount(from, -1);
   shiftCount(target, 1);
   card.classList.add("pending");
@@ -81,7 +84,9 @@ async function moveCard(card, target) {
   } catch (error) {
     // The card returns where it was, and the message says why.
     card.classList.remove("pending");
+    const stillFocused = card.contains(document.activeElement) ? document.activeElement : null;
     list.insertBefore(card, next && next.parentElement === list ? next : null);
+    if (stillFocused) stillFocused.focus();
     shiftCount(target, -1);
     shiftCount(from, 1);
     announce(explain(error, key), "error");

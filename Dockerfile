@@ -8,7 +8,7 @@ COPY . .
 # collectstatic loads the production settings, which refuse to start without a secret and the backing
 # services' addresses; it uses none of them: a throwaway secret, and addresses it never connects to.
 RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" ALLOWED_HOSTS=localhost \
-    DATABASE_URL=postgres://collectstatic/unused REDIS_URL=redis://collectstatic/0 \
+    DATABASE_URL=postgres://collectstatic/unused REDIS_URL=redis://collectstatic/0 PUBLIC_BASE_URL=http://collectstatic \
     python manage.py collectstatic --noinput
 RUN useradd --create-home hopla && mkdir -p /app/media && chown hopla /app/media
 USER hopla

@@ -4,15 +4,12 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from board import views
+from board.login import ThrottledLoginView
 
 app_name = "board"
 
 urlpatterns = [
-    path(
-        "login/",
-        auth_views.LoginView.as_view(template_name="board/login.html", redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("login/", ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("board/", views.project_list_page, name="projects"),
     path("board/<str:project_key>/", views.board_page, name="board"),

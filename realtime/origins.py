@@ -13,9 +13,10 @@ class BrowserOriginValidator(OriginValidator):
     The check stops a page on another site from opening a socket in a visitor's browser. Browsers
     always send Origin on a WebSocket handshake, so a handshake without one comes from a script or a
     service (the dashboards' collectors), which could send any Origin it liked anyway. Refusing those
-    would protect nothing: the stream authenticates with a token the client must hold, never with a
-    cookie the browser adds by itself. A browser page is accepted from the site's own hosts and from
-    the origins the API already trusts for CORS.
+    would protect nothing: such a client authenticates with a token it must hold; the session cookie
+    a browser adds by itself counts only when Origin names the very host the socket connects to
+    (realtime.authentication.session_key_from_scope: hopla's own pages). A browser page is accepted
+    from the site's own hosts and from the origins the API already trusts for CORS.
     """
 
     def valid_origin(self, parsed_origin: ParseResult | None) -> bool:

@@ -5,7 +5,9 @@ from html.parser import HTMLParser
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
+from board.urls import urlpatterns
 from tickets.models import Priority, Status
 from tickets.tests.factories import CommentFactory, TicketFactory
 
@@ -137,3 +139,34 @@ def test_the_board_page_makes_a_fixed_number_of_queries(team, django_assert_num_
     # session, user, project, last seq, counts, four columns, members
     with django_assert_num_queries(10):
         assert client.get("/board/OPS/").status_code == 200
+
+
+# Every board page with the arguments that reach it; a page added to board/urls.py without a row
+# here fails the test below instead of shipping unchecked (as the API's authorization matrix does).
+ROLE_ANSWERS = {"anonymous": 302, "outsider": 404, "viewer": 200, "member": 200, "admin": 200}
+
+
+def _board_routes(ticket_key: str) -> dict[str, list[str]]:
+    return {
+        "board:projects": [],
+        "board:board": ["OPS"],
+        "board:column": ["OPS", "closed"],
+        "board:card": ["OPS", ticket_key],
+        "board:ticket": ["OPS", ticket_key],
+        "board:ticket-panel": ["OPS", ticket_key],
+    }
+
+
+def test_every_board_page_answers_each_role_as_the_api_would(team):
+    ticket = TicketFactory(project=team.project, reporter=team.member)
+    routes = _board_routes(ticket.key)
+    assert {f"board:{pattern.name}" for pattern in urlpatterns} - {"board:login", "board:logout"} == set(routes)
+    for role, expected in ROLE_ANSWERS.items():
+        client = Client()
+        if role != "anonymous":
+            client.force_login(getattr(team, role))
+        for name, arguments in routes.items():
+            answer = 200 if name == "board:projects" and role == "outsider" else expected
+            assert client.get(reverse(name, args=arguments)).status_code == answer, (role, name)
+            # A page for people reads and never writes: other methods are refused.
+            assert client.post(reverse(name, args=arguments)).status_code in (302, 403, 405), (role, name)

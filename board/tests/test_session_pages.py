@@ -69,3 +69,18 @@ def test_an_outsider_gets_404_for_a_board(team):
     client.force_login(team.outsider)
     assert client.get("/board/OPS/").status_code == 404
     assert client.get("/board/NOPE/").status_code == 404
+
+
+def test_login_attempts_count_against_the_api_login_throttle(team):
+    client = Client()
+    for _ in range(5):  # LOGIN_THROTTLE_RATE_EMAIL: 5/min
+        assert client.post("/login/", {"username": team.member.email, "password": "guess"}).status_code == 200
+    refused = client.post("/login/", {"username": team.member.email, "password": PASSWORD})
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) > 0
+    assert b"Too many attempts" in refused.content
+    # The API counts the same guesses.
+    api = Client().post(
+        "/api/v1/auth/login/", {"email": team.member.email, "password": PASSWORD}, content_type="application/json"
+    )
+    assert api.status_code == 429

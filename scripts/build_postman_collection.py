@@ -683,6 +683,54 @@ webhooks = [
     request("Its deliveries are gone with it", "GET", DELIVERY_PATH, tests=error(404, "not_found")),
 ]
 
+IDEMPOTENT_TICKET = {"project": "{{projectKey}}", "title": "Created once, however often it is sent"}
+IDEMPOTENCY_HEADERS = {"Idempotency-Key": "{{idempotencyKey}}"}
+idempotency = [
+    request(
+        "Create a ticket with an Idempotency-Key",
+        "POST",
+        "/api/v1/tickets/",
+        pre=["pm.collectionVariables.set('idempotencyKey', pm.variables.replaceIn('{{$guid}}'));"],
+        headers=IDEMPOTENCY_HEADERS,
+        body=IDEMPOTENT_TICKET,
+        tests=[
+            *status(201),
+            *keys(*TICKET),
+            "pm.test('not a replay', () => pm.expect(pm.response.headers.has('Idempotent-Replayed')).to.be.false);",
+            *save("idempotentTicketId", "pm.response.json().id"),
+        ],
+    ),
+    request(
+        "The same request again is replayed, nothing created",
+        "POST",
+        "/api/v1/tickets/",
+        headers=IDEMPOTENCY_HEADERS,
+        body=IDEMPOTENT_TICKET,
+        tests=[
+            *status(201),
+            "pm.test('replayed', () => pm.expect(pm.response.headers.get('Idempotent-Replayed')).to.eql('true'));",
+            "pm.test('the same ticket', () => "
+            "pm.expect(pm.response.json().id).to.eql(pm.collectionVariables.get('idempotentTicketId')));",
+        ],
+    ),
+    request(
+        "The same key with another body is 422",
+        "POST",
+        "/api/v1/tickets/",
+        headers=IDEMPOTENCY_HEADERS,
+        body={**IDEMPOTENT_TICKET, "title": "Another ticket"},
+        tests=error(422, "idempotency_key_reused"),
+    ),
+    request(
+        "A malformed Idempotency-Key is 400",
+        "POST",
+        "/api/v1/tickets/",
+        headers={"Idempotency-Key": "has spaces in it"},
+        body=IDEMPOTENT_TICKET,
+        tests=error(400, "invalid_idempotency_key"),
+    ),
+]
+
 cleanup = [
     request(
         "Remove the member", "DELETE", "/api/v1/projects/{{projectId}}/members/{{otherUserId}}/", tests=status(204)
@@ -706,7 +754,7 @@ cleanup = [
 VARIABLES = [
     "baseUrl", "run", "email", "otherEmail", "password", "projectKey", "userId", "otherUserId", "accessToken",
     "refreshToken", "oldRefreshToken", "projectId", "ticketId", "ticketKey", "commentId", "imageId", "imagePolls",
-    "webhookUrl", "webhookId", "webhookSecret", "deliveryId",
+    "webhookUrl", "webhookId", "webhookSecret", "deliveryId", "idempotencyKey", "idempotentTicketId",
 ]  # fmt: skip
 
 collection = {
@@ -727,6 +775,7 @@ collection = {
         {"name": "Comments", "item": comments},
         {"name": "Images", "item": images},
         {"name": "Webhooks", "item": webhooks},
+        {"name": "Idempotent requests", "item": idempotency},
         {"name": "Clean-up and logout", "item": cleanup},
     ],
 }

@@ -683,6 +683,43 @@ webhooks = [
     request("Its deliveries are gone with it", "GET", DELIVERY_PATH, tests=error(404, "not_found")),
 ]
 
+export = [
+    request(
+        "Export the open tickets as CSV",
+        "GET",
+        "/api/v1/tickets/export/?format=csv&project={{projectKey}}&ordering=key",
+        tests=[
+            *status(200),
+            "pm.test('CSV', () => pm.expect(pm.response.headers.get('Content-Type')).to.include('text/csv'));",
+            "pm.test('a file name', () => pm.expect(pm.response.headers.get('Content-Disposition'))"
+            '.to.match(/^attachment; filename="hopla-tickets-.*\\.csv"$/));',
+            "const lines = pm.response.text().split('\\r\\n');",
+            "pm.test('header row', () => pm.expect(lines[0]).to.eql("
+            "'key,title,status,priority,labels,assignee,reporter,due_date,created_at,updated_at,closed_at,description'));",
+            "pm.test('the tickets', () => "
+            "pm.expect(pm.response.text()).to.include(pm.collectionVariables.get('ticketKey')));",
+        ],
+    ),
+    request(
+        "Export as NDJSON",
+        "GET",
+        "/api/v1/tickets/export/?format=ndjson&project={{projectKey}}",
+        tests=[
+            *status(200),
+            "pm.test('NDJSON', () => "
+            "pm.expect(pm.response.headers.get('Content-Type')).to.eql('application/x-ndjson'));",
+            "const records = pm.response.text().trim().split('\\n').map(JSON.parse);",
+            "pm.test('one object per ticket', () => pm.expect(records[0]).to.have.property('key'));",
+        ],
+    ),
+    request(
+        "Export with an unknown format is 400",
+        "GET",
+        "/api/v1/tickets/export/?format=xlsx",
+        tests=error(400, "invalid"),
+    ),
+]
+
 IDEMPOTENT_TICKET = {"project": "{{projectKey}}", "title": "Created once, however often it is sent"}
 IDEMPOTENCY_HEADERS = {"Idempotency-Key": "{{idempotencyKey}}"}
 idempotency = [
@@ -776,6 +813,7 @@ collection = {
         {"name": "Images", "item": images},
         {"name": "Webhooks", "item": webhooks},
         {"name": "Idempotent requests", "item": idempotency},
+        {"name": "Export", "item": export},
         {"name": "Clean-up and logout", "item": cleanup},
     ],
 }

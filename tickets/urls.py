@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from tickets import apis
+from tickets import apis, data_apis
 
 router = SimpleRouter()
 router.register("projects", apis.ProjectViewSet, basename="project")
@@ -15,6 +15,8 @@ image = apis.ImageViewSet.as_view({"get": "retrieve", "delete": "destroy"})
 comment = apis.CommentViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"})
 
 urlpatterns = [
+    # Before the router's `tickets/<ticket>/`, which would read `export` as a ticket key.
+    path("tickets/export/", data_apis.TicketExportApi.as_view(), name="ticket-export"),
     *router.urls,
     path("projects/<str:project>/members/", members, name="project-members"),
     path("projects/<str:project>/members/<uuid:user_id>/", member, name="project-member"),

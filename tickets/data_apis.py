@@ -1,0 +1,74 @@
+"""Tickets in and out in bulk (SPEC §13): the streamed export."""
+
+from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.exceptions import ErrorDetail, ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+
+from accounts.actor import ActorMixin
+from hopla.api.streaming import FileFormatNegotiation, streaming_response
+from tickets import export, selectors
+from tickets.filters import TicketFilter
+from tickets.models import Ticket
+
+CSV_EXAMPLE = (
+    "key,title,status,priority,labels,assignee,reporter,due_date,created_at,updated_at,closed_at,description\r\n"
+    'OPS-2,\'=SUM(A1:A9) in the report,open,high,"billing,urgent",ann@example.com,bob@example.com,2031-01-31,'
+    '2026-12-04T10:00:00.123456Z,2026-12-04T10:05:00.654321Z,,"Two lines,\r\nwith a ""quote"""\r\n'
+)
+NDJSON_EXAMPLE = (
+    '{"key":"OPS-2","title":"=SUM(A1:A9) in the report","status":"open","priority":"high",'
+    '"labels":["billing","urgent"],"assignee":"ann@example.com","reporter":"bob@example.com",'
+    '"due_date":"2031-01-31","created_at":"2026-12-04T10:00:00.123456Z",'
+    '"updated_at":"2026-12-04T10:05:00.654321Z","closed_at":null,"description":"Two lines,\\nwith a \\"quote\\""}\n'
+)
+
+
+@extend_schema(
+    tags=["tickets"],
+    summary="Export every matching ticket as CSV or NDJSON (streamed, not paged)",
+    description="Every ticket of your projects that the list filters select, in their `ordering`, written "
+    "as it is read: CSV (RFC 4180, UTF-8, header row; cells starting with `= + - @` get a leading `'`) or "
+    "NDJSON (one object per line). Columns: " + ", ".join(export.COLUMNS) + " (assignee and reporter by email).",
+    parameters=[
+        OpenApiParameter(
+            "format", OpenApiTypes.STR, enum=list(export.WRITERS), default="csv", description="The file's format."
+        )
+    ],
+    responses={
+        (200, "text/csv"): OpenApiResponse(
+            OpenApiTypes.STR, description="A CSV file", examples=[OpenApiExample("CSV", value=CSV_EXAMPLE)]
+        ),
+        (200, "application/x-ndjson"): OpenApiResponse(
+            OpenApiTypes.STR,
+            description="One JSON object per line",
+            examples=[OpenApiExample("NDJSON", value=NDJSON_EXAMPLE)],
+        ),
+    },
+)
+class TicketExportApi(ActorMixin, GenericAPIView):
+    queryset = Ticket.objects.none()
+    filterset_class = TicketFilter
+    pagination_class = None
+    content_negotiation_class = FileFormatNegotiation  # `format` is the file's, errors answer JSON
+
+    def get_queryset(self) -> QuerySet[Ticket]:
+        return selectors.ticket_list(user=self.actor)
+
+    def get(self, request: Request) -> StreamingHttpResponse:
+        file_format = request.query_params.get("format", "csv")
+        if file_format not in export.WRITERS:
+            message = f"Choose one of: {', '.join(export.WRITERS)}."
+            raise ValidationError({"format": [ErrorDetail(message, code="invalid_choice")]})
+        tickets = self.filter_queryset(self.get_queryset())
+        stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+        return streaming_response(
+            export.WRITERS[file_format](export.export_rows(tickets)),
+            request=request,
+            content_type=export.CONTENT_TYPES[file_format],
+            filename=f"hopla-tickets-{stamp}.{file_format}",
+        )

@@ -1,0 +1,85 @@
+"""Tickets written as a CSV or NDJSON file (SPEC §13), row by row from a server-side cursor.
+
+The columns are the contract's: key, title, status, priority, labels, assignee and reporter (emails),
+due_date, created_at, updated_at, closed_at, description. CSV is RFC 4180 (the `csv` module, CRLF line
+ends, quotes where needed), UTF-8 with a header row; a text cell that a spreadsheet would run as a
+formula (starting with = + - @, or a tab or carriage return that some strip first) gets a leading `'`.
+NDJSON is one JSON object per line, labels as a list. A `hopla-csv` import reads this file back.
+"""
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+from django.db.models import QuerySet
+
+from tickets.models import Priority, Ticket
+
+COLUMNS = (
+    "key", "title", "status", "priority", "labels", "assignee", "reporter", "due_date", "created_at", "updated_at",
+    "closed_at", "description",
+)  # fmt: skip
+_SOURCES = (
+    "key", "title", "status", "priority", "labels", "assignee__email", "reporter__email", "due_date", "created_at",
+    "updated_at", "closed_at", "description",
+)  # fmt: skip
+# Rows fetched per round trip from the server-side cursor, and written per chunk of the body.
+ROWS_PER_CHUNK = 2000
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PRIORITY_NAMES = dict(Priority.choices)
+CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}
+
+
+def export_rows(tickets: QuerySet[Ticket]) -> Iterator[tuple[Any, ...]]:
+    """The export's columns of `tickets` (already scoped, filtered and ordered), read in chunks."""
+    return tickets.values_list(*_SOURCES).iterator(chunk_size=ROWS_PER_CHUNK)
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")  # as the API writes times
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _record(row: tuple[Any, ...]) -> dict[str, Any]:
+    record = dict(zip(COLUMNS, (_text(value) for value in row), strict=True))
+    record["priority"] = _PRIORITY_NAMES[record["priority"]]
+    return record
+
+
+def guard_formula(cell: str) -> str:
+    return f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell
+
+
+def csv_chunks(rows: Iterable[tuple[Any, ...]]) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for count, row in enumerate(rows, 1):
+        record = _record(row)
+        record["labels"] = ",".join(record["labels"])  # labels never contain commas (LabelsField)
+        writer.writerow(["" if value is None else guard_formula(value) for value in record.values()])
+        if count % ROWS_PER_CHUNK == 0:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()
+
+
+def ndjson_chunks(rows: Iterable[tuple[Any, ...]]) -> Iterator[bytes]:
+    lines: list[bytes] = []
+    for row in rows:
+        lines.append(orjson.dumps(_record(row)))
+        if len(lines) == ROWS_PER_CHUNK:
+            yield b"\n".join(lines) + b"\n"
+            lines.clear()
+    if lines:
+        yield b"\n".join(lines) + b"\n"
+
+
+WRITERS = {"csv": csv_chunks, "ndjson": ndjson_chunks}

@@ -17,6 +17,7 @@ class Scale:
     image_side: int
     webhook_events: int
     webhook_rounds: int
+    idempotent_posts: int  # W9: per side and round
 
 
 FULL = Scale(
@@ -32,6 +33,7 @@ FULL = Scale(
     image_side=700,
     webhook_events=1_000,
     webhook_rounds=3,
+    idempotent_posts=200,
 )
 QUICK = Scale(
     tickets=5_000,
@@ -46,4 +48,5 @@ QUICK = Scale(
     image_side=700,
     webhook_events=100,
     webhook_rounds=1,
+    idempotent_posts=30,
 )

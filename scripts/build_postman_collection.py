@@ -768,12 +768,55 @@ idempotency = [
     ),
 ]
 
+bulk = [
+    request(
+        "Bulk: raise the priority of two tickets, one of them at a known version",
+        "POST",
+        "/api/v1/tickets/bulk/",
+        body={
+            "tickets": ["{{ticketKey}}", {"ticket": "{{idempotentTicketId}}", "if_match": '"1"'}],
+            "set": {"priority": "urgent"},
+            "labels_add": ["bulk"],
+        },
+        tests=[
+            *status(200),
+            *keys("updated", "errors"),
+            JSON_BODY,
+            "pm.test('both changed', () => pm.expect(body.updated.map(t => t.priority)).to.eql(['urgent', 'urgent']));",
+            "pm.test('no refusal', () => pm.expect(body.errors).to.eql([]));",
+        ],
+    ),
+    request(
+        "Bulk: a stale version and an unknown ticket are refused, each on its own",
+        "POST",
+        "/api/v1/tickets/bulk/",
+        body={
+            "tickets": [{"ticket": "{{idempotentTicketId}}", "if_match": '"1"'}, "NOPE-1"],
+            "set": {"priority": "low"},
+        },
+        tests=[
+            *status(200),
+            JSON_BODY,
+            "pm.test('refusals', () => pm.expect(body.errors.map(e => e.code))"
+            ".to.eql(['precondition_failed', 'not_found']));",
+        ],
+    ),
+    request(
+        "Bulk: nothing to change is 400",
+        "POST",
+        "/api/v1/tickets/bulk/",
+        body={"tickets": ["{{ticketKey}}"]},
+        tests=error(400, "invalid"),
+    ),
+]
+
 cleanup = [
     request(
         "Remove the member", "DELETE", "/api/v1/projects/{{projectId}}/members/{{otherUserId}}/", tests=status(204)
     ),
+    # Version 4: the PATCHes of "Tickets" made it 3, the first bulk change 4.
     request(
-        "Delete the ticket", "DELETE", "/api/v1/tickets/{{ticketKey}}/", headers={"If-Match": '"3"'}, tests=status(204)
+        "Delete the ticket", "DELETE", "/api/v1/tickets/{{ticketKey}}/", headers={"If-Match": '"4"'}, tests=status(204)
     ),
     request("The deleted ticket is gone", "GET", "/api/v1/tickets/{{ticketKey}}/", tests=error(404, "not_found")),
     request("Delete the project", "DELETE", "/api/v1/projects/{{projectId}}/", tests=status(204)),
@@ -814,6 +857,7 @@ collection = {
         {"name": "Webhooks", "item": webhooks},
         {"name": "Idempotent requests", "item": idempotency},
         {"name": "Export", "item": export},
+        {"name": "Bulk changes", "item": bulk},
         {"name": "Clean-up and logout", "item": cleanup},
     ],
 }

@@ -1,19 +1,24 @@
-"""Tickets in and out in bulk (SPEC §13): the streamed export."""
+"""Tickets in and out in bulk (SPEC §13): the streamed export and bulk changes."""
 
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts.actor import ActorMixin
 from hopla.api.streaming import FileFormatNegotiation, streaming_response
 from tickets import export, selectors
 from tickets.filters import TicketFilter
 from tickets.models import Ticket
+from tickets.serializers import TicketBulkSerializer, TicketSerializer
+from tickets.services import bulk
 
 CSV_EXAMPLE = (
     "key,title,status,priority,labels,assignee,reporter,due_date,created_at,updated_at,closed_at,description\r\n"
@@ -72,3 +77,74 @@ class TicketExportApi(ActorMixin, GenericAPIView):
             content_type=export.CONTENT_TYPES[file_format],
             filename=f"hopla-tickets-{stamp}.{file_format}",
         )
+
+
+BULK_ERRORS = inline_serializer(
+    "TicketBulkError",
+    many=True,
+    fields={
+        "ticket": serializers.CharField(help_text="The reference as the request gave it."),
+        "code": serializers.CharField(
+            help_text="`not_found`, `duplicate`, `permission_denied`, `not_a_member`, `precondition_failed` or "
+            "`invalid_transition`."
+        ),
+        "detail": serializers.CharField(),
+    },
+)
+
+
+@extend_schema(
+    tags=["tickets"],
+    summary="Change up to 500 tickets at once, each changed or refused on its own",
+    description="Each ticket is checked as a PATCH would be (your role in its project, its `if_match`, the "
+    "status workflow, the assignee's membership) and each change writes its own `ticket.updated` event. "
+    "A ticket already as asked is answered in `updated`, unchanged and without an event.",
+    request=TicketBulkSerializer,
+    responses={
+        200: inline_serializer("TicketBulkResult", {"updated": TicketSerializer(many=True), "errors": BULK_ERRORS})
+    },
+    examples=[
+        OpenApiExample(
+            "Close two tickets, one at a known version",
+            value={"tickets": ["OPS-3", {"ticket": "OPS-4", "if_match": '"2"'}], "set": {"status": "closed"}},
+            request_only=True,
+        ),
+        OpenApiExample(
+            "Relabel and reassign",
+            value={
+                "tickets": ["OPS-3", "OPS-4"],
+                "set": {"assignee": "ann@example.com", "priority": "high"},
+                "labels_add": ["q3"],
+                "labels_remove": ["backlog"],
+            },
+            request_only=True,
+        ),
+        OpenApiExample(
+            "One changed, one refused",
+            value={
+                "updated": ["<the ticket as GET /tickets/OPS-3/ shows it>"],
+                "errors": [
+                    {
+                        "ticket": "OPS-4",
+                        "code": "invalid_transition",
+                        "detail": "A ticket cannot move from open to closed; from open it can move to: in_progress.",
+                    }
+                ],
+            },
+            response_only=True,
+        ),
+    ],
+)
+class TicketBulkApi(ActorMixin, APIView):
+    def post(self, request: Request) -> Response:
+        serializer = TicketBulkSerializer(data=request.data, context={"actor": self.actor})
+        serializer.is_valid(raise_exception=True)
+        fields = serializer.validated_data
+        outcome = bulk.tickets_bulk_update(
+            actor=self.actor,
+            targets=[bulk.BulkTarget(reference, if_match) for reference, if_match in fields["tickets"]],
+            changes=dict(fields.get("set", {})),
+            labels_add=fields.get("labels_add"),
+            labels_remove=fields.get("labels_remove"),
+        )
+        return Response({"updated": outcome.updated, "errors": outcome.errors})

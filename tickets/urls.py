@@ -15,8 +15,9 @@ image = apis.ImageViewSet.as_view({"get": "retrieve", "delete": "destroy"})
 comment = apis.CommentViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"})
 
 urlpatterns = [
-    # Before the router's `tickets/<ticket>/`, which would read `export` as a ticket key.
+    # Before the router's `tickets/<ticket>/`, which would read `export` or `bulk` as a ticket key.
     path("tickets/export/", data_apis.TicketExportApi.as_view(), name="ticket-export"),
+    path("tickets/bulk/", data_apis.TicketBulkApi.as_view(), name="ticket-bulk"),
     *router.urls,
     path("projects/<str:project>/members/", members, name="project-members"),
     path("projects/<str:project>/members/<uuid:user_id>/", member, name="project-member"),

@@ -163,6 +163,11 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, int], Body]] = {
     ),
     # Everyone signed in exports the tickets of their own projects (an outsider's file has a header only).
     ("ticket-export", "get"): (statuses(200, 200, 200, 200), None),
+    # Refused per ticket inside a 200 (`errors`: not_found for outsiders, permission_denied for viewers).
+    ("ticket-bulk", "post"): (
+        statuses(200, 200, 200, 200),
+        lambda w, f: {"tickets": [str(w.ticket.pk) if f == "id" else w.ticket.key], "set": {"priority": "urgent"}},
+    ),
     ("ticket-detail", "get"): (READ, None),
     ("ticket-detail", "patch"): (statuses(404, 403, 200, 200), lambda w, f: {"title": "Retitled"}),
     ("ticket-detail", "delete"): (statuses(404, 403, 403, 204), None),
@@ -190,6 +195,9 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, int], Body]] = {
     ("project-webhook-delivery-redeliver", "post"): (admins(202), None),
 }
 
+# Writes that answer 200 with a refusal per item: for these roles nothing may change.
+REFUSED_PER_ITEM = {("ticket-bulk", "post"): {"outsider": "not_found", "viewer": "permission_denied"}}
+
 # Routes whose body is a multipart form rather than JSON.
 MULTIPART = {("ticket-images", "post")}
 
@@ -200,7 +208,8 @@ def _cases() -> list[Any]:
     cases = []
     for (name, method), pattern in sorted(project_scoped_routes().items()):
         url_kwargs = list(pattern.pattern.regex.groupindex)
-        forms = REFERENCE_FORMS if url_kwargs or (name, method) == ("ticket-list", "post") else ("id",)
+        by_reference = {("ticket-list", "post"), ("ticket-bulk", "post")}
+        forms = REFERENCE_FORMS if url_kwargs or (name, method) in by_reference else ("id",)
         for form in forms:
             for role in ROLES:
                 case_id = f"{method.upper()} {name} by {form} {role}"
@@ -242,7 +251,10 @@ def test_authorization_matrix(world, name, method, url_kwargs, form, role):
         assert response.data["code"] == ERROR_CODES[response.status_code]
     if response.status_code == 400:
         assert response.data["errors"]["project"][0]["code"] == "does_not_exist"
-    if method == "get" or response.status_code >= 400:
+    refused_as = REFUSED_PER_ITEM.get((name, method), {}).get(role)
+    if refused_as:
+        assert [error["code"] for error in response.json()["errors"]] == [refused_as]
+    if method == "get" or response.status_code >= 400 or refused_as:
         assert state() == before, "a read or a refused write changed something"
     else:
         assert state() != before, "an accepted write changed nothing"

@@ -7,10 +7,14 @@ read by psycopg in this process: rows/s of each, interleaved rounds. Meanwhile a
 resident memory of every web process; the growth is the largest of any of them over its own
 resident size before the export (the export runs in one of them).
 
+Import: a GitHub issues list of `tickets` issues POSTed to a project's imports, run by the worker;
+tickets/s from the POST to `succeeded` (target >= 500/s, no reference).
+
 Idempotent POST: the W3 creation with a fresh `Idempotency-Key` each time against the same creation
 without one, one connection, interleaved rounds: p50 and statements per request.
 """
 
+import json
 import statistics
 import threading
 import time
@@ -174,3 +178,40 @@ def run_idempotent_post(
     statements = Row("W9 keyed POST", "statements/request vs no key", note="the claim and the record")
     statements.add(_statements(user, body, True), _statements(user, body, False))
     rows.extend([latency, statements])
+
+
+def _github_issues(count: int) -> bytes:
+    issues = [
+        {
+            "number": number,
+            "title": f"Imported issue {number}",
+            "body": "Steps to reproduce, expected, actual. " * 5,
+            "state": "open" if number % 3 else "closed",
+            "labels": [{"name": "bug"}, {"name": "priority: high" if number % 2 else "p3"}],
+            "assignee": None,
+        }
+        for number in range(1, count + 1)
+    ]
+    return json.dumps(issues).encode()
+
+
+def run_import(*, base_url: str, token: str, project: Project, issues: int, rows: list[Row]) -> None:
+    content = _github_issues(issues)
+    url = f"{base_url}/api/v1/projects/{project.pk}/imports/"
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(timeout=60, trust_env=False) as client:
+        started = time.perf_counter()
+        response = client.post(
+            url, headers=headers, data={"format": "github-json"}, files={"file": ("issues.json", content)}
+        )
+        assert response.status_code == 202, response.text[:300]
+        progress = f"{url}{response.json()['id']}/"
+        while (state := client.get(progress, headers=headers).json())["status"] in ("pending", "running"):
+            time.sleep(0.05)
+        seconds = time.perf_counter() - started
+    assert state["status"] == "succeeded", state
+    assert state["created"] == issues, state
+    speed = Row("W9 import", "tickets/s (GitHub JSON)", note=f"{issues} issues, POST to succeeded; target >= 500")
+    speed.hopla.append(issues / seconds)
+    rows.append(speed)
+    print(f"import: {issues} issues in {seconds:.2f} s ({len(content) / 1e6:.1f} MB)", flush=True)

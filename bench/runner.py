@@ -98,7 +98,10 @@ def run(
                         rows=rows,
                     )
                 if "W9" in only:
-                    _section(f"W9: export of {scale.tickets} tickets, idempotent POSTs")
+                    _section(
+                        f"W9: export of {scale.tickets} tickets, idempotent POSTs,"
+                        f" import of {scale.import_issues} issues"
+                    )
                     data_io.run_export(
                         base_url=base_url,
                         user=world.user,
@@ -116,7 +119,14 @@ def run(
                         requests=scale.idempotent_posts,
                         rows=rows,
                     )
-                    print(table(rows[-4:], ""), flush=True)
+                    data_io.run_import(
+                        base_url=base_url,
+                        token=world.token,
+                        project=world.project,
+                        issues=scale.import_issues,
+                        rows=rows,
+                    )
+                    print(table(rows[-5:], ""), flush=True)
             print()
             print(table(rows, "hopla against its floor (the Procfile's web command; medians of interleaved rounds)"))
             _server_errors(log_dir)

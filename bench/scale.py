@@ -18,6 +18,7 @@ class Scale:
     webhook_events: int
     webhook_rounds: int
     idempotent_posts: int  # W9: per side and round
+    import_issues: int  # W9
 
 
 FULL = Scale(
@@ -34,6 +35,7 @@ FULL = Scale(
     webhook_events=1_000,
     webhook_rounds=3,
     idempotent_posts=200,
+    import_issues=10_000,
 )
 QUICK = Scale(
     tickets=5_000,
@@ -49,4 +51,5 @@ QUICK = Scale(
     webhook_events=100,
     webhook_rounds=1,
     idempotent_posts=30,
+    import_issues=1_000,
 )

@@ -810,6 +810,98 @@ bulk = [
     ),
 ]
 
+IMPORT = (
+    "id", "status", "format", "dry_run", "total", "processed", "created", "skipped", "errors", "created_at",
+    "finished_at",
+)  # fmt: skip
+IMPORTS = "/api/v1/projects/{{projectId}}/imports/"
+imports = [
+    request(
+        "Import a Jira CSV export, dry run",
+        "POST",
+        IMPORTS,
+        form=[
+            {"key": "file", "type": "file", "src": "postman/jira_export.csv"},
+            {"key": "format", "type": "text", "value": "jira-csv"},
+            {"key": "dry_run", "type": "text", "value": "true"},
+        ],
+        tests=[*status(202), *keys(*IMPORT), *save("importId", "pm.response.json().id"), *save("importPolls", "0")],
+    ),
+    request(
+        "Wait until the dry run is done: nothing written",
+        "GET",
+        IMPORTS + "{{importId}}/",
+        tests=[
+            *status(200),
+            JSON_BODY,
+            "const polls = Number(pm.collectionVariables.get('importPolls')) + 1;",
+            "pm.collectionVariables.set('importPolls', polls);",
+            "if (['pending', 'running'].includes(body.status) && polls < 60) {",
+            "  setTimeout(() => {}, 250);",
+            "  pm.execution.setNextRequest(pm.info.requestName);",
+            "} else {",
+            "  pm.test('succeeded', () => pm.expect(body.status).to.eql('succeeded'));",
+            "  pm.test('would create 3', () => pm.expect(body.created).to.eql(3));",
+            "  pm.test('the unknown status is reported', () => pm.expect(body.errors[0].field).to.eql('status'));",
+            "}",
+        ],
+    ),
+    request(
+        "Import it for real",
+        "POST",
+        IMPORTS,
+        form=[
+            {"key": "file", "type": "file", "src": "postman/jira_export.csv"},
+            {"key": "format", "type": "text", "value": "jira-csv"},
+        ],
+        tests=[*status(202), *save("importId", "pm.response.json().id"), *save("importPolls", "0")],
+    ),
+    request(
+        "Wait until the import is done",
+        "GET",
+        IMPORTS + "{{importId}}/",
+        tests=[
+            *status(200),
+            JSON_BODY,
+            "const polls = Number(pm.collectionVariables.get('importPolls')) + 1;",
+            "pm.collectionVariables.set('importPolls', polls);",
+            "if (['pending', 'running'].includes(body.status) && polls < 60) {",
+            "  setTimeout(() => {}, 250);",
+            "  pm.execution.setNextRequest(pm.info.requestName);",
+            "} else {",
+            "  pm.test('succeeded', () => pm.expect(body.status).to.eql('succeeded'));",
+            "  pm.test('created 3', () => pm.expect(body.created).to.eql(3));",
+            "}",
+        ],
+    ),
+    request(
+        "The imported tickets keep their Jira keys",
+        "GET",
+        "/api/v1/tickets/export/?format=ndjson&project={{projectKey}}&search=ABC",
+        tests=[*status(200)],
+    ),
+    request(
+        "An import file in the wrong format fails",
+        "POST",
+        IMPORTS,
+        form=[
+            {"key": "file", "type": "file", "src": "postman/jira_export.csv"},
+            {"key": "format", "type": "text", "value": "github-json"},
+        ],
+        tests=[*status(202)],
+    ),
+    request(
+        "An unknown import format is 400",
+        "POST",
+        IMPORTS,
+        form=[
+            {"key": "file", "type": "file", "src": "postman/jira_export.csv"},
+            {"key": "format", "type": "text", "value": "xml"},
+        ],
+        tests=error(400, "invalid"),
+    ),
+]
+
 cleanup = [
     request(
         "Remove the member", "DELETE", "/api/v1/projects/{{projectId}}/members/{{otherUserId}}/", tests=status(204)
@@ -835,6 +927,7 @@ VARIABLES = [
     "baseUrl", "run", "email", "otherEmail", "password", "projectKey", "userId", "otherUserId", "accessToken",
     "refreshToken", "oldRefreshToken", "projectId", "ticketId", "ticketKey", "commentId", "imageId", "imagePolls",
     "webhookUrl", "webhookId", "webhookSecret", "deliveryId", "idempotencyKey", "idempotentTicketId",
+    "importId", "importPolls",
 ]  # fmt: skip
 
 collection = {
@@ -858,6 +951,7 @@ collection = {
         {"name": "Idempotent requests", "item": idempotency},
         {"name": "Export", "item": export},
         {"name": "Bulk changes", "item": bulk},
+        {"name": "Imports", "item": imports},
         {"name": "Clean-up and logout", "item": cleanup},
     ],
 }

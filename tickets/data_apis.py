@@ -1,24 +1,40 @@
-"""Tickets in and out in bulk (SPEC §13): the streamed export and bulk changes."""
+"""Tickets in and out in bulk (SPEC §13): the streamed export, bulk changes, imports."""
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import serializers, status
 from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.actor import ActorMixin
+from hopla.api.exceptions import ApplicationError
 from hopla.api.streaming import FileFormatNegotiation, streaming_response
 from tickets import export, selectors
+from tickets.apis import HoplaViewSet
 from tickets.filters import TicketFilter
-from tickets.models import Ticket
-from tickets.serializers import TicketBulkSerializer, TicketSerializer
-from tickets.services import bulk
+from tickets.models import Role, Ticket, TicketImport
+from tickets.serializers import (
+    TicketBulkSerializer,
+    TicketImportCreateSerializer,
+    TicketImportSerializer,
+    TicketSerializer,
+)
+from tickets.services import bulk, imports
 
 CSV_EXAMPLE = (
     "key,title,status,priority,labels,assignee,reporter,due_date,created_at,updated_at,closed_at,description\r\n"
@@ -148,3 +164,78 @@ class TicketBulkApi(ActorMixin, APIView):
             labels_remove=fields.get("labels_remove"),
         )
         return Response({"updated": outcome.updated, "errors": outcome.errors})
+
+
+IMPORT_EXAMPLE = {
+    "id": "3f0c1e9a-5a7b-4a53-9d55-0e1b8f2f6b11",
+    "status": "succeeded",
+    "format": "jira-csv",
+    "dry_run": False,
+    "total": 3,
+    "processed": 3,
+    "created": 2,
+    "skipped": 0,
+    "errors": [{"row": 2, "field": "status", "message": "Unknown Jira status 'Parked' (see the README's table)."}],
+    "created_at": "2026-12-04T10:00:00.000000Z",
+    "finished_at": "2026-12-04T10:00:01.250000Z",
+}
+
+
+@extend_schema_view(
+    create=extend_schema(
+        summary="Import tickets from a file (admins); the worker runs it",
+        description="`format`: `hopla-csv` (the export), `github-json` (GitHub's REST issues list), `jira-csv` "
+        "(Jira's CSV export). Answers 202 at `pending`; follow it with GET. Every row is checked before any is "
+        "written: a file not of its format fails with nothing written; a bad row is listed in `errors` and left "
+        "out. Tickets get new keys in file order and keep their source in `external_ref`; importing the same file "
+        "again skips what is there. A file over `IMPORT_MAX_BYTES` is a 413 `too_large`.",
+        request={"multipart/form-data": TicketImportCreateSerializer},
+        responses={202: TicketImportSerializer},
+        examples=[OpenApiExample("An import", value=IMPORT_EXAMPLE, response_only=True)],
+    ),
+    retrieve=extend_schema(
+        summary="An import's progress and outcome (admins)",
+        examples=[OpenApiExample("An import", value=IMPORT_EXAMPLE, response_only=True)],
+    ),
+)
+@extend_schema(tags=["imports"])
+class TicketImportViewSet(HoplaViewSet):
+    queryset = TicketImport.objects.none()
+    serializer_class = TicketImportSerializer
+    parser_classes = [MultiPartParser]
+    lookup_url_kwarg = "import_id"
+    http_method_names = ["get", "post", "head", "options"]
+
+    def create(self, request: Request, project: str) -> Response:
+        instance = self.project_for(project, Role.ADMIN, "import tickets")
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        limit = settings.IMPORT_MAX_BYTES
+        if declared > limit + 64 * 1024:  # refused before reading it (the form's own fields are small)
+            raise FileTooLarge(limit)
+        serializer = TicketImportCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        upload = serializer.validated_data["file"]
+        if upload.size > limit:
+            raise FileTooLarge(limit)
+        ticket_import = imports.import_create(
+            project=instance,
+            actor=self.actor,
+            file_format=serializer.validated_data["format"],
+            dry_run=serializer.validated_data["dry_run"],
+            data=b"".join(upload.chunks()),
+        )
+        return Response(TicketImportSerializer(ticket_import).data, status=status.HTTP_202_ACCEPTED)
+
+    def retrieve(self, request: Request, project: str, import_id: str) -> Response:
+        instance = self.project_for(project, Role.ADMIN, "see imports")
+        ticket_import = selectors.import_get(project=instance, import_id=import_id)
+        return Response(TicketImportSerializer(ticket_import).data)
+
+
+class FileTooLarge(ApplicationError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"Import files are limited to {limit} bytes (IMPORT_MAX_BYTES).",
+            code="too_large",
+            status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )

@@ -10,7 +10,7 @@ NDJSON is one JSON object per line, labels as a list. A `hopla-csv` import reads
 import csv
 import io
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -30,6 +30,7 @@ _SOURCES = (
 ROWS_PER_CHUNK = 2000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _PRIORITY_NAMES = dict(Priority.choices)
+_TEXT_COLUMNS = tuple(COLUMNS.index(name) for name in ("title", "labels", "assignee", "reporter", "description"))
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}
 
 
@@ -38,43 +39,65 @@ def export_rows(tickets: QuerySet[Ticket]) -> Iterator[tuple[Any, ...]]:
     return tickets.values_list(*_SOURCES).iterator(chunk_size=ROWS_PER_CHUNK)
 
 
-def _text(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")  # as the API writes times
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")  # as the API writes times
 
 
-def _record(row: tuple[Any, ...]) -> dict[str, Any]:
-    record = dict(zip(COLUMNS, (_text(value) for value in row), strict=True))
-    record["priority"] = _PRIORITY_NAMES[record["priority"]]
-    return record
+def _values(row: tuple[Any, ...]) -> list[Any]:
+    """A row's values as the file shows them (None where empty), in COLUMNS' order."""
+    key, title, status, priority, labels, assignee, reporter, due, created, updated, closed, description = row
+    return [
+        key,
+        title,
+        status,
+        _PRIORITY_NAMES[priority],
+        labels,
+        assignee,
+        reporter,
+        None if due is None else due.isoformat(),
+        _time(created),
+        _time(updated),
+        _time(closed),
+        description,
+    ]
 
 
 def guard_formula(cell: str) -> str:
     return f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell
 
 
+def _csv_cells(row: tuple[Any, ...]) -> list[Any]:
+    values = _values(row)
+    values[4] = ",".join(values[4])  # labels never contain commas (LabelsField)
+    # The cells people write (key, status, priority and times never start with a formula character).
+    for index in _TEXT_COLUMNS:
+        cell = values[index]
+        if cell and cell.startswith(FORMULA_STARTS):
+            values[index] = "'" + cell
+    return values
+
+
 def csv_chunks(rows: Iterable[tuple[Any, ...]]) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
-    for count, row in enumerate(rows, 1):
-        record = _record(row)
-        record["labels"] = ",".join(record["labels"])  # labels never contain commas (LabelsField)
-        writer.writerow(["" if value is None else guard_formula(value) for value in record.values()])
-        if count % ROWS_PER_CHUNK == 0:
+    batch: list[list[Any]] = []
+    for row in rows:
+        batch.append(_csv_cells(row))
+        if len(batch) == ROWS_PER_CHUNK:
+            writer.writerows(batch)
+            batch.clear()
             yield buffer.getvalue().encode()
             buffer.seek(0)
             buffer.truncate()
+    writer.writerows(batch)
     yield buffer.getvalue().encode()
 
 
 def ndjson_chunks(rows: Iterable[tuple[Any, ...]]) -> Iterator[bytes]:
     lines: list[bytes] = []
     for row in rows:
-        lines.append(orjson.dumps(_record(row)))
+        lines.append(orjson.dumps(dict(zip(COLUMNS, _values(row), strict=True))))
         if len(lines) == ROWS_PER_CHUNK:
             yield b"\n".join(lines) + b"\n"
             lines.clear()

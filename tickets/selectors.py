@@ -24,6 +24,7 @@ from tickets.models import (
     Project,
     Role,
     Ticket,
+    TicketImport,
 )
 
 TICKET_KEY = re.compile(r"^([A-Za-z][A-Za-z0-9]{1,9})-([1-9][0-9]{0,9})$")
@@ -245,3 +246,14 @@ def tickets_lock_for_bulk(*, user: User, references: list[str]) -> dict[str, Tic
     found = {reference: by_id.get(ticket_id) for reference, ticket_id in ids.items()}
     found.update({reference: by_key.get(key) for reference, key in keys.items()})
     return {reference: ticket for reference, ticket in found.items() if ticket is not None}
+
+
+def import_get(*, project: Project, import_id: Any) -> TicketImport:
+    """One import of `project` (whose access the caller checked); 404 for any other id."""
+    import_uuid = as_uuid(import_id)
+    found = None
+    if import_uuid is not None:
+        found = TicketImport.objects.filter(project=project, pk=import_uuid).defer("source").first()
+    if found is None:
+        raise ObjectNotFound("No such import.")
+    return found

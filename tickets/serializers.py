@@ -18,12 +18,14 @@ from tickets.models import (
     Comment,
     Event,
     Image,
+    ImportFormat,
     Membership,
     Priority,
     Project,
     Role,
     Status,
     Ticket,
+    TicketImport,
 )
 
 MAX_LABELS = 20
@@ -353,3 +355,23 @@ class TicketBulkSerializer(PrototypeFields):
                 "Say what to change: `set`, `labels_add` or `labels_remove`.", code="nothing_to_change"
             )
         return attrs
+
+
+class TicketImportSerializer(serializers.ModelSerializer):
+    """An import and its progress."""
+
+    class Meta:
+        model = TicketImport
+        fields = [
+            "id", "status", "format", "dry_run", "total", "processed", "created", "skipped", "errors", "created_at",
+            "finished_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class TicketImportCreateSerializer(serializers.Serializer):
+    """The multipart form of a new import."""
+
+    file = serializers.FileField(help_text="The file: hopla's export CSV, GitHub's issues JSON or Jira's CSV export.")
+    format = serializers.ChoiceField(choices=ImportFormat.choices)
+    dry_run = serializers.BooleanField(default=False, help_text="Read and check everything, write nothing.")

@@ -12,6 +12,8 @@ member = apis.MemberViewSet.as_view({"get": "retrieve", "patch": "partial_update
 comments = apis.CommentViewSet.as_view({"get": "list", "post": "create"})
 images = apis.ImageViewSet.as_view({"get": "list", "post": "create"})
 image = apis.ImageViewSet.as_view({"get": "retrieve", "delete": "destroy"})
+imports = data_apis.TicketImportViewSet.as_view({"post": "create"})
+ticket_import = data_apis.TicketImportViewSet.as_view({"get": "retrieve"})
 comment = apis.CommentViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"})
 
 urlpatterns = [
@@ -21,6 +23,8 @@ urlpatterns = [
     *router.urls,
     path("projects/<str:project>/members/", members, name="project-members"),
     path("projects/<str:project>/members/<uuid:user_id>/", member, name="project-member"),
+    path("projects/<str:project>/imports/", imports, name="project-imports"),
+    path("projects/<str:project>/imports/<uuid:import_id>/", ticket_import, name="project-import"),
     path("tickets/<str:ticket>/comments/", comments, name="ticket-comments"),
     path("tickets/<str:ticket>/comments/<uuid:comment_id>/", comment, name="ticket-comment"),
     path("tickets/<str:ticket>/images/", images, name="ticket-images"),

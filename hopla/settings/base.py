@@ -253,6 +253,12 @@ WORKER_PERIODIC_TASKS = {
     "tickets.jobs.republish_events": env.int("EVENT_REPUBLISH_INTERVAL_SECONDS", default=5),
 }
 
+# --- Imports (SPEC §13) -------------------------------------------------------------------------
+# Largest import file accepted, in bytes (larger: 413 too_large).
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=10 * 1024 * 1024)
+# Tickets an import writes per transaction; its progress (`processed`) is saved after each.
+IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=500)
+
 # --- Webhooks (SPEC §9) --------------------------------------------------------------------------
 # An attempt that has no 2xx answer within this many seconds has failed.
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10)

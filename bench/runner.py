@@ -122,7 +122,6 @@ def run(
                     data_io.run_import(
                         base_url=base_url,
                         token=world.token,
-                        project=world.project,
                         issues=scale.import_issues,
                         rows=rows,
                     )

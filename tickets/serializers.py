@@ -7,6 +7,7 @@ so a page of any size costs the same number of queries.
 import re
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
@@ -297,6 +298,22 @@ class EventSerializer(ContextFreeRepresentation, serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "description": "A ticket id or key.", "example": "OPS-12"},
+            {
+                "type": "object",
+                "properties": {
+                    "ticket": {"type": "string", "description": "A ticket id or key."},
+                    "if_match": {"type": "string", "description": "Its ETag, as a GET answered it.", "example": '"3"'},
+                },
+                "required": ["ticket"],
+                "additionalProperties": False,
+            },
+        ]
+    }
+)
 class BulkTargetField(serializers.Field):
     """A ticket in a bulk change: its id or key, or `{"ticket": <id or key>, "if_match": <its ETag>}`."""
 

@@ -10,7 +10,6 @@ connection and its server-side cursor live.
 from collections.abc import AsyncIterator, Iterable, Iterator
 
 from asgiref.sync import sync_to_async
-from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, StreamingHttpResponse
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer
@@ -20,9 +19,10 @@ from rest_framework.request import Request
 def streaming_response(
     chunks: Iterator[bytes], *, request: Request | HttpRequest, content_type: str, filename: str
 ) -> StreamingHttpResponse:
-    django_request = request._request if isinstance(request, Request) else request
+    # An ASGIRequest carries its ASGI `scope` (DRF's Request hands attribute reads to it); WSGI's has none.
+    served_by_asgi = isinstance(getattr(request, "scope", None), dict)
     content: Iterator[bytes] | AsyncIterator[bytes] = (
-        _pulled_in_the_request_thread(chunks) if isinstance(django_request, ASGIRequest) else chunks
+        _pulled_in_the_request_thread(chunks) if served_by_asgi else chunks
     )
     response = StreamingHttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

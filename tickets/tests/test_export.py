@@ -125,3 +125,18 @@ def test_a_big_export_costs_the_same_queries_as_a_small_one(team, django_assert_
     client = team.client("member")
     with django_assert_num_queries(2):
         assert len(csv_rows(client.get(EXPORT))) == 30
+
+
+def test_under_asgi_the_body_is_pulled_chunk_by_chunk():
+    """Django collects a synchronous iterator into a list before an ASGI server sends it (all rows in
+    memory): under ASGI the export answers an asynchronous one, under WSGI (the test client) a plain one."""
+    from django.test import AsyncRequestFactory, RequestFactory
+    from rest_framework.request import Request
+
+    from hopla.api.streaming import streaming_response
+
+    def answer(request):  # type: ignore[no-untyped-def]
+        return streaming_response(iter([b"a"]), request=Request(request), content_type="text/csv", filename="f.csv")
+
+    assert answer(AsyncRequestFactory().get(EXPORT)).is_async
+    assert not answer(RequestFactory().get(EXPORT)).is_async

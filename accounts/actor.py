@@ -1,14 +1,15 @@
 """The signed-in user behind an API request, typed as hopla's `User` for the services views call."""
 
 from rest_framework.exceptions import NotAuthenticated
-from rest_framework.views import APIView
 
 from accounts.models import User
+from hopla.idempotency.api import IdempotentPostMixin
 
 
-class ActorMixin(APIView):
+class ActorMixin(IdempotentPostMixin):
     """Gives an API view `actor`: the authenticated user making the request. Mixed in before the
-    view's own base (an APIView itself, so that `self.request` is DRF's Request)."""
+    view's own base (an APIView itself, so that `self.request` is DRF's Request). Every authenticated
+    view has it, and with it the Idempotency-Key handling of its POSTs."""
 
     @property
     def actor(self) -> User:

@@ -12,7 +12,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-from bench import board, data, deliveries, fanout, http_workloads, images
+from bench import board, data, data_io, deliveries, fanout, http_workloads, images
 from bench.processes import rq_worker, server_command, web_server
 from bench.report import Row, table
 from bench.scale import Scale
@@ -108,6 +108,35 @@ def run(
                         moves=scale.board_moves,
                         rows=rows,
                     )
+                if "W9" in only:
+                    _section(
+                        f"W9: export of {scale.tickets} tickets, idempotent POSTs,"
+                        f" import of {scale.import_issues} issues"
+                    )
+                    data_io.run_export(
+                        base_url=base_url,
+                        user=world.user,
+                        token=world.token,
+                        tickets=scale.tickets,
+                        rounds=scale.rounds,
+                        rows=rows,
+                    )
+                    data_io.run_idempotent_post(
+                        base_url=base_url,
+                        user=world.user,
+                        token=world.token,
+                        project=world.project,
+                        rounds=scale.rounds,
+                        requests=scale.idempotent_posts,
+                        rows=rows,
+                    )
+                    data_io.run_import(
+                        base_url=base_url,
+                        token=world.token,
+                        issues=scale.import_issues,
+                        rows=rows,
+                    )
+                    print(table(rows[-5:], ""), flush=True)
             print()
             print(table(rows, "hopla against its floor (the Procfile's web command; medians of interleaved rounds)"))
             _server_errors(log_dir)

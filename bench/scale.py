@@ -19,6 +19,8 @@ class Scale:
     webhook_rounds: int
     board_requests: int  # W8: board page requests per round
     board_moves: int  # W8: live moves timed
+    idempotent_posts: int  # W9: per side and round
+    import_issues: int  # W9
 
 
 FULL = Scale(
@@ -36,6 +38,8 @@ FULL = Scale(
     webhook_rounds=3,
     board_requests=30,
     board_moves=50,
+    idempotent_posts=200,
+    import_issues=10_000,
 )
 QUICK = Scale(
     tickets=5_000,
@@ -52,4 +56,6 @@ QUICK = Scale(
     webhook_rounds=1,
     board_requests=10,
     board_moves=50,
+    idempotent_posts=30,
+    import_issues=1_000,
 )

@@ -683,12 +683,232 @@ webhooks = [
     request("Its deliveries are gone with it", "GET", DELIVERY_PATH, tests=error(404, "not_found")),
 ]
 
+export = [
+    request(
+        "Export the open tickets as CSV",
+        "GET",
+        "/api/v1/tickets/export/?format=csv&project={{projectKey}}&ordering=key",
+        tests=[
+            *status(200),
+            "pm.test('CSV', () => pm.expect(pm.response.headers.get('Content-Type')).to.include('text/csv'));",
+            "pm.test('a file name', () => pm.expect(pm.response.headers.get('Content-Disposition'))"
+            '.to.match(/^attachment; filename="hopla-tickets-.*\\.csv"$/));',
+            "const lines = pm.response.text().split('\\r\\n');",
+            "pm.test('header row', () => pm.expect(lines[0]).to.eql("
+            "'key,title,status,priority,labels,assignee,reporter,due_date,created_at,updated_at,closed_at,description'));",
+            "pm.test('the tickets', () => "
+            "pm.expect(pm.response.text()).to.include(pm.collectionVariables.get('ticketKey')));",
+        ],
+    ),
+    request(
+        "Export as NDJSON",
+        "GET",
+        "/api/v1/tickets/export/?format=ndjson&project={{projectKey}}",
+        tests=[
+            *status(200),
+            "pm.test('NDJSON', () => "
+            "pm.expect(pm.response.headers.get('Content-Type')).to.eql('application/x-ndjson'));",
+            "const records = pm.response.text().trim().split('\\n').map(JSON.parse);",
+            "pm.test('one object per ticket', () => pm.expect(records[0]).to.have.property('key'));",
+        ],
+    ),
+    request(
+        "Export with an unknown format is 400",
+        "GET",
+        "/api/v1/tickets/export/?format=xlsx",
+        tests=error(400, "invalid"),
+    ),
+]
+
+IDEMPOTENT_TICKET = {"project": "{{projectKey}}", "title": "Created once, however often it is sent"}
+IDEMPOTENCY_HEADERS = {"Idempotency-Key": "{{idempotencyKey}}"}
+idempotency = [
+    request(
+        "Create a ticket with an Idempotency-Key",
+        "POST",
+        "/api/v1/tickets/",
+        pre=["pm.collectionVariables.set('idempotencyKey', pm.variables.replaceIn('{{$guid}}'));"],
+        headers=IDEMPOTENCY_HEADERS,
+        body=IDEMPOTENT_TICKET,
+        tests=[
+            *status(201),
+            *keys(*TICKET),
+            "pm.test('not a replay', () => pm.expect(pm.response.headers.has('Idempotent-Replayed')).to.be.false);",
+            *save("idempotentTicketId", "pm.response.json().id"),
+        ],
+    ),
+    request(
+        "The same request again is replayed, nothing created",
+        "POST",
+        "/api/v1/tickets/",
+        headers=IDEMPOTENCY_HEADERS,
+        body=IDEMPOTENT_TICKET,
+        tests=[
+            *status(201),
+            "pm.test('replayed', () => pm.expect(pm.response.headers.get('Idempotent-Replayed')).to.eql('true'));",
+            "pm.test('the same ticket', () => "
+            "pm.expect(pm.response.json().id).to.eql(pm.collectionVariables.get('idempotentTicketId')));",
+        ],
+    ),
+    request(
+        "The same key with another body is 422",
+        "POST",
+        "/api/v1/tickets/",
+        headers=IDEMPOTENCY_HEADERS,
+        body={**IDEMPOTENT_TICKET, "title": "Another ticket"},
+        tests=error(422, "idempotency_key_reused"),
+    ),
+    request(
+        "A malformed Idempotency-Key is 400",
+        "POST",
+        "/api/v1/tickets/",
+        headers={"Idempotency-Key": "has spaces in it"},
+        body=IDEMPOTENT_TICKET,
+        tests=error(400, "invalid_idempotency_key"),
+    ),
+]
+
+bulk = [
+    request(
+        "Bulk: raise the priority of two tickets, one of them at a known version",
+        "POST",
+        "/api/v1/tickets/bulk/",
+        body={
+            "tickets": ["{{ticketKey}}", {"ticket": "{{idempotentTicketId}}", "if_match": '"1"'}],
+            "set": {"priority": "urgent"},
+            "labels_add": ["bulk"],
+        },
+        tests=[
+            *status(200),
+            *keys("updated", "errors"),
+            JSON_BODY,
+            "pm.test('both changed', () => pm.expect(body.updated.map(t => t.priority)).to.eql(['urgent', 'urgent']));",
+            "pm.test('no refusal', () => pm.expect(body.errors).to.eql([]));",
+        ],
+    ),
+    request(
+        "Bulk: a stale version and an unknown ticket are refused, each on its own",
+        "POST",
+        "/api/v1/tickets/bulk/",
+        body={
+            "tickets": [{"ticket": "{{idempotentTicketId}}", "if_match": '"1"'}, "NOPE-1"],
+            "set": {"priority": "low"},
+        },
+        tests=[
+            *status(200),
+            JSON_BODY,
+            "pm.test('refusals', () => pm.expect(body.errors.map(e => e.code))"
+            ".to.eql(['precondition_failed', 'not_found']));",
+        ],
+    ),
+    request(
+        "Bulk: nothing to change is 400",
+        "POST",
+        "/api/v1/tickets/bulk/",
+        body={"tickets": ["{{ticketKey}}"]},
+        tests=error(400, "invalid"),
+    ),
+]
+
+IMPORT = (
+    "id", "status", "format", "dry_run", "total", "processed", "created", "skipped", "errors", "created_at",
+    "finished_at",
+)  # fmt: skip
+IMPORTS = "/api/v1/projects/{{projectId}}/imports/"
+imports = [
+    request(
+        "Import a Jira CSV export, dry run",
+        "POST",
+        IMPORTS,
+        form=[
+            {"key": "file", "type": "file", "src": "postman/jira_export.csv"},
+            {"key": "format", "type": "text", "value": "jira-csv"},
+            {"key": "dry_run", "type": "text", "value": "true"},
+        ],
+        tests=[*status(202), *keys(*IMPORT), *save("importId", "pm.response.json().id"), *save("importPolls", "0")],
+    ),
+    request(
+        "Wait until the dry run is done: nothing written",
+        "GET",
+        IMPORTS + "{{importId}}/",
+        tests=[
+            *status(200),
+            JSON_BODY,
+            "const polls = Number(pm.collectionVariables.get('importPolls')) + 1;",
+            "pm.collectionVariables.set('importPolls', polls);",
+            "if (['pending', 'running'].includes(body.status) && polls < 60) {",
+            "  setTimeout(() => {}, 250);",
+            "  pm.execution.setNextRequest(pm.info.requestName);",
+            "} else {",
+            "  pm.test('succeeded', () => pm.expect(body.status).to.eql('succeeded'));",
+            "  pm.test('would create 3', () => pm.expect(body.created).to.eql(3));",
+            "  pm.test('the unknown status is reported', () => pm.expect(body.errors[0].field).to.eql('status'));",
+            "}",
+        ],
+    ),
+    request(
+        "Import it for real",
+        "POST",
+        IMPORTS,
+        form=[
+            {"key": "file", "type": "file", "src": "postman/jira_export.csv"},
+            {"key": "format", "type": "text", "value": "jira-csv"},
+        ],
+        tests=[*status(202), *save("importId", "pm.response.json().id"), *save("importPolls", "0")],
+    ),
+    request(
+        "Wait until the import is done",
+        "GET",
+        IMPORTS + "{{importId}}/",
+        tests=[
+            *status(200),
+            JSON_BODY,
+            "const polls = Number(pm.collectionVariables.get('importPolls')) + 1;",
+            "pm.collectionVariables.set('importPolls', polls);",
+            "if (['pending', 'running'].includes(body.status) && polls < 60) {",
+            "  setTimeout(() => {}, 250);",
+            "  pm.execution.setNextRequest(pm.info.requestName);",
+            "} else {",
+            "  pm.test('succeeded', () => pm.expect(body.status).to.eql('succeeded'));",
+            "  pm.test('created 3', () => pm.expect(body.created).to.eql(3));",
+            "}",
+        ],
+    ),
+    request(
+        "The imported tickets keep their Jira keys",
+        "GET",
+        "/api/v1/tickets/export/?format=ndjson&project={{projectKey}}&search=ABC",
+        tests=[*status(200)],
+    ),
+    request(
+        "An import file in the wrong format fails",
+        "POST",
+        IMPORTS,
+        form=[
+            {"key": "file", "type": "file", "src": "postman/jira_export.csv"},
+            {"key": "format", "type": "text", "value": "github-json"},
+        ],
+        tests=[*status(202)],
+    ),
+    request(
+        "An unknown import format is 400",
+        "POST",
+        IMPORTS,
+        form=[
+            {"key": "file", "type": "file", "src": "postman/jira_export.csv"},
+            {"key": "format", "type": "text", "value": "xml"},
+        ],
+        tests=error(400, "invalid"),
+    ),
+]
+
 cleanup = [
     request(
         "Remove the member", "DELETE", "/api/v1/projects/{{projectId}}/members/{{otherUserId}}/", tests=status(204)
     ),
+    # Version 4: the PATCHes of "Tickets" made it 3, the first bulk change 4.
     request(
-        "Delete the ticket", "DELETE", "/api/v1/tickets/{{ticketKey}}/", headers={"If-Match": '"3"'}, tests=status(204)
+        "Delete the ticket", "DELETE", "/api/v1/tickets/{{ticketKey}}/", headers={"If-Match": '"4"'}, tests=status(204)
     ),
     request("The deleted ticket is gone", "GET", "/api/v1/tickets/{{ticketKey}}/", tests=error(404, "not_found")),
     request("Delete the project", "DELETE", "/api/v1/projects/{{projectId}}/", tests=status(204)),
@@ -706,7 +926,8 @@ cleanup = [
 VARIABLES = [
     "baseUrl", "run", "email", "otherEmail", "password", "projectKey", "userId", "otherUserId", "accessToken",
     "refreshToken", "oldRefreshToken", "projectId", "ticketId", "ticketKey", "commentId", "imageId", "imagePolls",
-    "webhookUrl", "webhookId", "webhookSecret", "deliveryId",
+    "webhookUrl", "webhookId", "webhookSecret", "deliveryId", "idempotencyKey", "idempotentTicketId",
+    "importId", "importPolls",
 ]  # fmt: skip
 
 collection = {
@@ -727,6 +948,10 @@ collection = {
         {"name": "Comments", "item": comments},
         {"name": "Images", "item": images},
         {"name": "Webhooks", "item": webhooks},
+        {"name": "Idempotent requests", "item": idempotency},
+        {"name": "Export", "item": export},
+        {"name": "Bulk changes", "item": bulk},
+        {"name": "Imports", "item": imports},
         {"name": "Clean-up and logout", "item": cleanup},
     ],
 }

@@ -2,7 +2,7 @@
 
 import logging
 
-from tickets.services import images
+from tickets.services import images, imports
 from tickets.services.event_sweep import events_republish
 
 logger = logging.getLogger("hopla.jobs")
@@ -43,3 +43,9 @@ def republish_events() -> None:
     published = events_republish()
     if published:
         logger.warning("events republished", extra={"fields": {"job": "republish_events", "count": published}})
+
+
+def run_import(import_id: str) -> None:
+    """Read and write an uploaded import file (queue `default`); a second run of a finished one does nothing."""
+    logger.info("import job started", extra={"fields": {"job": "run_import", "import": import_id}})
+    imports.import_run(import_id=import_id)

@@ -119,13 +119,24 @@ class Ticket(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Where an imported ticket came from (`OPS-12`, `github:1347`, `jira:ABC-9`): importing the same
+    # file again skips what is already here. Unique per project; empty for tickets made in hopla.
+    external_ref = models.CharField(max_length=100, blank=True, default="", db_default="")
     # Full-text document of key, title and description: kept by a PostgreSQL trigger (migration 0002),
     # always empty on SQLite, where search falls back to substring matching.
     search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
-        constraints = [models.UniqueConstraint(fields=["project", "number"], name="unique_ticket_number")]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "number"], name="unique_ticket_number"),
+            # Also the index imports look references up by (partial: most tickets have none).
+            models.UniqueConstraint(
+                fields=["project", "external_ref"],
+                condition=~models.Q(external_ref=""),
+                name="unique_ticket_external_ref",
+            ),
+        ]
         indexes = [
             # Checked with EXPLAIN on 100k tickets (see the tickets-core closing note).
             models.Index(fields=["project", "-created_at"], name="ticket_project_created"),
@@ -272,3 +283,43 @@ class EventCounter(models.Model):
 
     def __str__(self) -> str:
         return f"last event #{self.last}"
+
+
+class ImportFormat(models.TextChoices):
+    HOPLA_CSV = "hopla-csv"
+    GITHUB_JSON = "github-json"
+    JIRA_CSV = "jira-csv"
+
+
+class ImportStatus(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class TicketImport(models.Model):
+    """A file of tickets from elsewhere, imported into a project by the worker (SPEC §13)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="imports")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    format = models.CharField(max_length=12, choices=ImportFormat.choices)
+    dry_run = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=ImportStatus.choices, default=ImportStatus.PENDING)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    # [{row, field, message}]: row 1 is the first record after a CSV's header (the first element of a JSON list).
+    errors = models.JSONField(default=list, blank=True)
+    # The uploaded file, kept in the database so that a worker on any machine reads it; emptied when done.
+    source = models.BinaryField(default=bytes, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.format} import into {self.project_id} ({self.status})"

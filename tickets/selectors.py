@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from django.db import connection
-from django.db.models import Case, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models import Case, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.expressions import RawSQL
 
 from accounts.models import User
@@ -24,6 +24,7 @@ from tickets.models import (
     Project,
     Role,
     Ticket,
+    TicketImport,
 )
 
 TICKET_KEY = re.compile(r"^([A-Za-z][A-Za-z0-9]{1,9})-([1-9][0-9]{0,9})$")
@@ -219,3 +220,40 @@ def _one_of_ticket(rows: QuerySet[Any], ticket: Ticket, object_id: Any, missing:
 
 def ticket_history(*, ticket: Ticket) -> QuerySet[Event]:
     return Event.objects.filter(ticket=ticket.pk).select_related("actor").order_by("seq")
+
+
+def tickets_lock_for_bulk(*, user: User, references: list[str]) -> dict[str, Ticket]:
+    """The tickets that `references` (ids or keys, `OPS-12`) name in the user's projects, locked for an
+    update in one statement (rows taken in id order, as every bulk change takes them, so two bulk
+    changes cannot deadlock), by each reference that names one; `my_role` is the user's role there.
+    References naming nothing the user may see are simply absent."""
+    ids = {reference: ticket_id for reference in references if (ticket_id := as_uuid(reference)) is not None}
+    keys = {
+        reference: reference.upper() for reference in references if reference not in ids and TICKET_KEY.match(reference)
+    }
+    if not ids and not keys:
+        return {}
+    tickets = list(
+        Ticket.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("assignee", "reporter")
+        .defer("search_vector")
+        .annotate(my_role=_role_of(user, "project_id"))
+        .filter(Q(pk__in=ids.values()) | Q(key__in=keys.values()), my_role__isnull=False)
+        .order_by("pk")
+    )
+    by_id = {ticket.pk: ticket for ticket in tickets}
+    by_key = {ticket.key: ticket for ticket in tickets}
+    found = {reference: by_id.get(ticket_id) for reference, ticket_id in ids.items()}
+    found.update({reference: by_key.get(key) for reference, key in keys.items()})
+    return {reference: ticket for reference, ticket in found.items() if ticket is not None}
+
+
+def import_get(*, project: Project, import_id: Any) -> TicketImport:
+    """One import of `project` (whose access the caller checked); 404 for any other id."""
+    import_uuid = as_uuid(import_id)
+    found = None
+    if import_uuid is not None:
+        found = TicketImport.objects.filter(project=project, pk=import_uuid).defer("source").first()
+    if found is None:
+        raise ObjectNotFound("No such import.")
+    return found

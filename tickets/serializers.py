@@ -7,6 +7,7 @@ so a page of any size costs the same number of queries.
 import re
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
@@ -18,12 +19,14 @@ from tickets.models import (
     Comment,
     Event,
     Image,
+    ImportFormat,
     Membership,
     Priority,
     Project,
     Role,
     Status,
     Ticket,
+    TicketImport,
 )
 
 MAX_LABELS = 20
@@ -293,3 +296,99 @@ class EventSerializer(ContextFreeRepresentation, serializers.ModelSerializer):
         model = Event
         fields = ["id", "seq", "type", "project", "ticket", "actor", "at", "changes", "data"]
         read_only_fields = fields
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "description": "A ticket id or key.", "example": "OPS-12"},
+            {
+                "type": "object",
+                "properties": {
+                    "ticket": {"type": "string", "description": "A ticket id or key."},
+                    "if_match": {"type": "string", "description": "Its ETag, as a GET answered it.", "example": '"3"'},
+                },
+                "required": ["ticket"],
+                "additionalProperties": False,
+            },
+        ]
+    }
+)
+class BulkTargetField(serializers.Field):
+    """A ticket in a bulk change: its id or key, or `{"ticket": <id or key>, "if_match": <its ETag>}`."""
+
+    default_error_messages = {
+        "invalid": 'Expected a ticket id or key, or {{"ticket": <id or key>, "if_match": "<ETag>"}}.',
+    }
+
+    def to_internal_value(self, data: Any) -> tuple[str, str | None]:
+        if isinstance(data, str) and 0 < len(data) <= 64:
+            return data, None
+        if isinstance(data, dict) and set(data) <= {"ticket", "if_match"}:
+            reference, if_match = data.get("ticket"), data.get("if_match")
+            if isinstance(reference, str) and 0 < len(reference) <= 64 and isinstance(if_match, str | None):
+                return reference, if_match
+        self.fail("invalid")
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class TicketBulkSetSerializer(PrototypeFields):
+    """The fields a bulk change sets on every ticket; any other field is refused."""
+
+    status = serializers.ChoiceField(choices=Status.choices, required=False)
+    priority = PriorityField(required=False)
+    assignee = UserReferenceField(
+        me=True, allow_null=True, required=False, help_text='A member by id or email, `"me"`, or null.'
+    )
+    due_date = serializers.DateField(allow_null=True, required=False)
+
+    def to_internal_value(self, data: Any) -> Any:
+        unknown = set(data) - set(self.fields) if isinstance(data, dict) else set()
+        if unknown:
+            raise serializers.ValidationError(
+                f"Only {', '.join(self.fields)} can be set in bulk, not {', '.join(sorted(unknown))}.", code="invalid"
+            )
+        return super().to_internal_value(data)
+
+
+class TicketBulkSerializer(PrototypeFields):
+    """A bulk change: which tickets, and what to do to each of them."""
+
+    tickets = serializers.ListField(
+        child=BulkTargetField(),
+        min_length=1,
+        max_length=500,
+        help_text='Ticket ids or keys, or {"ticket", "if_match"} objects to change only at that version; at most 500.',
+    )
+    set = TicketBulkSetSerializer(required=False)
+    labels_add = LabelsField(required=False)
+    labels_remove = LabelsField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not (attrs.get("set") or attrs.get("labels_add") or attrs.get("labels_remove")):
+            raise serializers.ValidationError(
+                "Say what to change: `set`, `labels_add` or `labels_remove`.", code="nothing_to_change"
+            )
+        return attrs
+
+
+class TicketImportSerializer(serializers.ModelSerializer):
+    """An import and its progress."""
+
+    class Meta:
+        model = TicketImport
+        fields = [
+            "id", "status", "format", "dry_run", "total", "processed", "created", "skipped", "errors", "created_at",
+            "finished_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class TicketImportCreateSerializer(serializers.Serializer):
+    """The multipart form of a new import."""
+
+    file = serializers.FileField(help_text="The file: hopla's export CSV, GitHub's issues JSON or Jira's CSV export.")
+    format = serializers.ChoiceField(choices=ImportFormat.choices)
+    dry_run = serializers.BooleanField(default=False, help_text="Read and check everything, write nothing.")

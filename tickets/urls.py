@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from tickets import apis
+from tickets import apis, data_apis
 
 router = SimpleRouter()
 router.register("projects", apis.ProjectViewSet, basename="project")
@@ -12,12 +12,19 @@ member = apis.MemberViewSet.as_view({"get": "retrieve", "patch": "partial_update
 comments = apis.CommentViewSet.as_view({"get": "list", "post": "create"})
 images = apis.ImageViewSet.as_view({"get": "list", "post": "create"})
 image = apis.ImageViewSet.as_view({"get": "retrieve", "delete": "destroy"})
+imports = data_apis.TicketImportViewSet.as_view({"post": "create"})
+ticket_import = data_apis.TicketImportViewSet.as_view({"get": "retrieve"})
 comment = apis.CommentViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"})
 
 urlpatterns = [
+    # Before the router's `tickets/<ticket>/`, which would read `export` or `bulk` as a ticket key.
+    path("tickets/export/", data_apis.TicketExportApi.as_view(), name="ticket-export"),
+    path("tickets/bulk/", data_apis.TicketBulkApi.as_view(), name="ticket-bulk"),
     *router.urls,
     path("projects/<str:project>/members/", members, name="project-members"),
     path("projects/<str:project>/members/<uuid:user_id>/", member, name="project-member"),
+    path("projects/<str:project>/imports/", imports, name="project-imports"),
+    path("projects/<str:project>/imports/<uuid:import_id>/", ticket_import, name="project-import"),
     path("tickets/<str:ticket>/comments/", comments, name="ticket-comments"),
     path("tickets/<str:ticket>/comments/<uuid:comment_id>/", comment, name="ticket-comment"),
     path("tickets/<str:ticket>/images/", images, name="ticket-images"),

@@ -52,6 +52,9 @@ DOMAIN_ERRORS: dict[tuple[str, str], dict[int, str]] = {
         400: "Invalid input (`invalid`, with `errors` per field), a malformed body (`parse_error`), or "
         "`unsafe_url`: the URL is not https, or its host resolves to an address hopla does not send to.",
     },
+    ("post", "/api/v1/projects/{project}/imports/"): {
+        413: "`too_large`: the file is over `IMPORT_MAX_BYTES`.",
+    },
     ("post", "/api/v1/projects/{project}/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver/"): {
         409: "`delivery_pending`: the delivery's next attempt is already scheduled.",
     },
@@ -137,6 +140,7 @@ DOMAIN_EXAMPLES: dict[str, dict[str, Any]] = {
         "detail": "The webhook's host resolves to an address hopla does not send to: 10.0.0.8 is a private address.",
         "code": "unsafe_url",
     },
+    "too_large": {"detail": "Import files are limited to 10485760 bytes (IMPORT_MAX_BYTES).", "code": "too_large"},
     "delivery_pending": {
         "detail": "This delivery is still pending: its next attempt is already scheduled.",
         "code": "delivery_pending",

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "realtime",
     "webhooks",
     "board",
+    "hopla.idempotency",
 ]
 
 MIDDLEWARE = [
@@ -226,7 +227,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "/redoc",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
     "COMPONENT_SPLIT_REQUEST": True,
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "hopla.api.schema.add_error_responses"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "hopla.api.schema.add_error_responses",
+        "hopla.idempotency.schema.document_idempotency_keys",
+    ],
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "ENUM_NAME_OVERRIDES": {
         "TicketStatusEnum": "tickets.models.Status",
@@ -272,6 +277,12 @@ WORKER_PERIODIC_TASKS = {
     "tickets.jobs.republish_events": env.int("EVENT_REPUBLISH_INTERVAL_SECONDS", default=5),
 }
 
+# --- Imports (SPEC §13) -------------------------------------------------------------------------
+# Largest import file accepted, in bytes (larger: 413 too_large).
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=10 * 1024 * 1024)
+# Tickets an import writes per transaction; its progress (`processed`) is saved after each.
+IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=500)
+
 # --- Webhooks (SPEC §9) --------------------------------------------------------------------------
 # An attempt that has no 2xx answer within this many seconds has failed.
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10)
@@ -294,6 +305,15 @@ WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
 WEBHOOK_DELIVERY_THREADS = env.int("WEBHOOK_DELIVERY_THREADS", default=8)
 WEBHOOK_DISPATCH_INTERVAL_SECONDS = env.float("WEBHOOK_DISPATCH_INTERVAL_SECONDS", default=0.5)
 WORKER_PERIODIC_TASKS["webhooks.jobs.dispatch_deliveries"] = WEBHOOK_DISPATCH_INTERVAL_SECONDS
+
+# --- Idempotent requests (SPEC §10) ------------------------------------------------------------------
+# How long the answer of a POST sent with an Idempotency-Key is kept for replays.
+IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
+# A key still in progress after this long is taken over by its next request (its first one's process died).
+IDEMPOTENCY_LOCK_SECONDS = env.int("IDEMPOTENCY_LOCK_SECONDS", default=300)
+# How often the worker deletes expired keys.
+IDEMPOTENCY_PURGE_INTERVAL_SECONDS = env.int("IDEMPOTENCY_PURGE_INTERVAL_SECONDS", default=3600)
+WORKER_PERIODIC_TASKS["hopla.idempotency.jobs.purge_expired_idempotency_keys"] = IDEMPOTENCY_PURGE_INTERVAL_SECONDS
 
 # Without collectstatic (local runs, tests) whitenoise serves straight from the app folders.
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)

@@ -102,6 +102,25 @@ def _change_value(field: str, value: Any) -> Any:
     return value
 
 
+def ticket_changes_apply(ticket: Ticket, data: dict[str, Any]) -> dict[str, list[Any]]:
+    """Set `data`'s fields on the (locked) ticket and answer what changed, `{field: [old, new]}` as an
+    event shows it; a status move outside the workflow raises StateConflict (`invalid_transition`).
+    Closing stamps `closed_at`, reopening clears it. The caller bumps `version` and saves."""
+    changes: dict[str, list[Any]] = {}
+    for field, new in data.items():
+        old = getattr(ticket, field)
+        if old != new:
+            changes[field] = [_change_value(field, old), _change_value(field, new)]
+            setattr(ticket, field, new)
+    if "status" in changes:
+        check_transition(changes["status"][0], changes["status"][1])
+        closed_at = timezone.now() if ticket.status == Status.CLOSED else None
+        if closed_at != ticket.closed_at:
+            changes["closed_at"] = [_change_value("closed_at", ticket.closed_at), _change_value("closed_at", closed_at)]
+            ticket.closed_at = closed_at
+    return changes
+
+
 @transaction.atomic
 def ticket_update(
     *, ticket: Ticket, actor: User, data: dict[str, Any], expected_version: int | None = None
@@ -125,18 +144,7 @@ def ticket_update(
     if "assignee" in data:
         _check_assignee(ticket.project_id, data["assignee"])
 
-    changes: dict[str, list[Any]] = {}
-    for field, new in data.items():
-        old = getattr(locked, field)
-        if old != new:
-            changes[field] = [_change_value(field, old), _change_value(field, new)]
-            setattr(locked, field, new)
-    if "status" in changes:
-        check_transition(changes["status"][0], changes["status"][1])
-        closed_at = timezone.now() if locked.status == Status.CLOSED else None
-        if closed_at != locked.closed_at:
-            changes["closed_at"] = [_change_value("closed_at", locked.closed_at), _change_value("closed_at", closed_at)]
-            locked.closed_at = closed_at
+    changes = ticket_changes_apply(locked, data)
     if not changes:
         return ticket, _ticket_data(ticket)
 

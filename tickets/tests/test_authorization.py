@@ -11,6 +11,7 @@ from functools import partial
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
@@ -19,7 +20,7 @@ from accounts.tests.factories import UserFactory
 from hopla.api.exceptions import ActionForbidden
 from tickets import selectors
 from tickets.image_validation import validate_image_bytes
-from tickets.models import Comment, Event, Image, Membership, Project, Role, Ticket
+from tickets.models import Comment, Event, Image, Membership, Project, Role, Ticket, TicketImport
 from tickets.services.comments import comment_create
 from tickets.services.images import image_upload
 from tickets.tests.conftest import Team, client_for
@@ -78,6 +79,7 @@ class World:
     image: Image
     webhook: Webhook
     delivery: Delivery
+    ticket_import: TicketImport
     colleague: User  # another member of the project: the subject of the member detail routes
     newcomer: User  # in no project: the user admins add
 
@@ -96,6 +98,7 @@ class World:
             "image_id": str(self.image.pk),
             "webhook_id": str(self.webhook.pk),
             "delivery_id": str(self.delivery.pk),
+            "import_id": str(self.ticket_import.pk),
         }
         return {name: values[name] for name in names}
 
@@ -118,6 +121,7 @@ def world(team: Team, settings) -> World:  # type: ignore[no-untyped-def]
         delivery=Delivery.objects.create(
             webhook=webhook, event_id=uuid.uuid4(), event_type="ticket.created", status=DeliveryStatus.FAILED
         ),
+        ticket_import=TicketImport.objects.create(project=team.project, created_by=team.admin, format="hopla-csv"),
         colleague=MembershipFactory(project=team.project, role=Role.MEMBER).user,
         newcomer=UserFactory(),
     )
@@ -161,6 +165,13 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, int], Body]] = {
         statuses(400, 403, 201, 201),
         lambda w, f: {"project": w.project_reference(f), "title": "A new ticket"},
     ),
+    # Everyone signed in exports the tickets of their own projects (an outsider's file has a header only).
+    ("ticket-export", "get"): (statuses(200, 200, 200, 200), None),
+    # Refused per ticket inside a 200 (`errors`: not_found for outsiders, permission_denied for viewers).
+    ("ticket-bulk", "post"): (
+        statuses(200, 200, 200, 200),
+        lambda w, f: {"tickets": [str(w.ticket.pk) if f == "id" else w.ticket.key], "set": {"priority": "urgent"}},
+    ),
     ("ticket-detail", "get"): (READ, None),
     ("ticket-detail", "patch"): (statuses(404, 403, 200, 200), lambda w, f: {"title": "Retitled"}),
     ("ticket-detail", "delete"): (statuses(404, 403, 403, 204), None),
@@ -176,6 +187,11 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, int], Body]] = {
     ("ticket-image", "get"): (READ, None),
     # The image is the member's: its uploader or an admin deletes it.
     ("ticket-image", "delete"): (statuses(404, 403, 204, 204), None),
+    ("project-imports", "post"): (
+        admins(202),
+        lambda w, f: {"file": SimpleUploadedFile("t.csv", b"key,title\nX-1,Imported\n"), "format": "hopla-csv"},
+    ),
+    ("project-import", "get"): (admins(200), None),
     ("project-webhooks", "get"): (admins(200), None),
     ("project-webhooks", "post"): (admins(201), lambda w, f: {"url": HOOK_URL, "events": ["ticket.created"]}),
     ("project-webhook", "get"): (admins(200), None),
@@ -188,8 +204,11 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, int], Body]] = {
     ("project-webhook-delivery-redeliver", "post"): (admins(202), None),
 }
 
+# Writes that answer 200 with a refusal per item: for these roles nothing may change.
+REFUSED_PER_ITEM = {("ticket-bulk", "post"): {"outsider": "not_found", "viewer": "permission_denied"}}
+
 # Routes whose body is a multipart form rather than JSON.
-MULTIPART = {("ticket-images", "post")}
+MULTIPART = {("ticket-images", "post"), ("project-imports", "post")}
 
 ERROR_CODES = {401: "not_authenticated", 403: "permission_denied", 404: "not_found"}
 
@@ -198,7 +217,8 @@ def _cases() -> list[Any]:
     cases = []
     for (name, method), pattern in sorted(project_scoped_routes().items()):
         url_kwargs = list(pattern.pattern.regex.groupindex)
-        forms = REFERENCE_FORMS if url_kwargs or (name, method) == ("ticket-list", "post") else ("id",)
+        by_reference = {("ticket-list", "post"), ("ticket-bulk", "post")}
+        forms = REFERENCE_FORMS if url_kwargs or (name, method) in by_reference else ("id",)
         for form in forms:
             for role in ROLES:
                 case_id = f"{method.upper()} {name} by {form} {role}"
@@ -212,6 +232,7 @@ def state() -> tuple[Any, ...]:
         sorted(Project.objects.values_list("id", "name", "description")),
         sorted(Membership.objects.values_list("id", "role")),
         sorted(Ticket.objects.values_list("id", "title", "version")),
+        sorted(TicketImport.objects.values_list("id", flat=True)),
         sorted(Comment.objects.values_list("id", "body")),
         sorted(Image.objects.values_list("id", flat=True)),
         Event.objects.count(),
@@ -240,7 +261,10 @@ def test_authorization_matrix(world, name, method, url_kwargs, form, role):
         assert response.data["code"] == ERROR_CODES[response.status_code]
     if response.status_code == 400:
         assert response.data["errors"]["project"][0]["code"] == "does_not_exist"
-    if method == "get" or response.status_code >= 400:
+    refused_as = REFUSED_PER_ITEM.get((name, method), {}).get(role)
+    if refused_as:
+        assert [error["code"] for error in response.json()["errors"]] == [refused_as]
+    if method == "get" or response.status_code >= 400 or refused_as:
         assert state() == before, "a read or a refused write changed something"
     else:
         assert state() != before, "an accepted write changed nothing"

@@ -14,6 +14,7 @@ api_v1 = [
     path("auth/", include("accounts.urls")),
     path("", include("tickets.urls")),
     path("", include("webhooks.urls")),
+    path("", include("notifications.urls")),
 ]
 
 urlpatterns = [

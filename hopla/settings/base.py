@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "tickets",
     "realtime",
     "webhooks",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -268,6 +269,11 @@ WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
 # How often the worker turns newly committed events into deliveries and starts the due ones.
 WEBHOOK_DISPATCH_INTERVAL_SECONDS = env.float("WEBHOOK_DISPATCH_INTERVAL_SECONDS", default=0.5)
 WORKER_PERIODIC_TASKS["webhooks.jobs.dispatch_deliveries"] = WEBHOOK_DISPATCH_INTERVAL_SECONDS
+
+# --- Notifications (SPEC §11) ---------------------------------------------------------------------
+# How often the worker turns newly committed events into notifications (and pushes them live).
+NOTIFY_INTERVAL_SECONDS = env.float("NOTIFY_INTERVAL_SECONDS", default=0.5)
+WORKER_PERIODIC_TASKS["notifications.jobs.make_notifications"] = NOTIFY_INTERVAL_SECONDS
 
 # Without collectstatic (local runs, tests) whitenoise serves straight from the app folders.
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)

@@ -1,0 +1,5 @@
+"""Fixtures of the notification tests: the project with one user per role (as in tickets' tests), and
+changes made through the API as people make them."""
+
+from realtime.tests.conftest import world  # noqa: F401  (OPS with an admin and a member, committed: live tests)
+from tickets.tests.conftest import team  # noqa: F401  (the project with one user per role)

@@ -9,6 +9,7 @@ from hopla.api.views import api_not_found
 from hopla.health import healthz, readyz
 from hopla.media import serve_media
 from hopla.redoc import redoc_bundle
+from notifications.unsubscribing import unsubscribe
 
 api_v1 = [
     path("auth/", include("accounts.urls")),
@@ -25,6 +26,7 @@ urlpatterns = [
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("redoc/bundles/redoc.standalone.js", redoc_bundle, name="redoc-bundle"),
     path("admin/", admin.site.urls),
+    path("notifications/unsubscribe/<str:token>/", unsubscribe, name="notifications-unsubscribe"),
     re_path(r"^healthz/?$", healthz, name="healthz"),
     re_path(r"^readyz/?$", readyz, name="readyz"),
 ]

@@ -83,7 +83,7 @@ def save(variable: str, expression: str) -> list[str]:
     return [f"pm.collectionVariables.set('{variable}', {expression});"]
 
 
-USER = ("id", "email", "full_name", "date_joined")
+USER = ("id", "email", "full_name", "date_joined", "notification_email")
 PROJECT = ("id", "key", "name", "description", "created_by", "created_at", "updated_at", "my_role")
 MEMBER = ("user", "role", "joined_at")
 TICKET = (

@@ -49,8 +49,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="Can log into the admin site and Silk.")
     date_joined = models.DateTimeField(default=timezone.now)
+    # The database default too: bulk loads that list their columns (seed_demo's COPY) leave it out.
     notification_email = models.CharField(
-        max_length=8, choices=NotificationEmail.choices, default=NotificationEmail.INSTANT
+        max_length=8,
+        choices=NotificationEmail.choices,
+        default=NotificationEmail.INSTANT,
+        db_default=NotificationEmail.INSTANT,
     )
 
     objects = UserManager()

@@ -25,7 +25,7 @@ def _arguments() -> argparse.Namespace:
         metavar="SETUP",
         help="also compare server setups on W1 and W4 (no names: all of them)",
     )
-    parser.add_argument("--only", nargs="+", choices=["W1", "W2", "W3", "W4", "W5", "W6"], help="run only these")
+    parser.add_argument("--only", nargs="+", choices=["W1", "W2", "W3", "W4", "W5", "W6", "W7"], help="run only these")
     parser.add_argument("--reuse-db", action="store_true", help="keep and reuse the seeded database (development)")
     parser.add_argument("--search-word", default="export", help="the W2 search word")
     return parser.parse_args()
@@ -65,7 +65,7 @@ def main() -> None:
         try:
             runner.run(
                 scale=scale,
-                only=set(arguments.only or ["W1", "W2", "W3", "W4", "W5", "W6"]),
+                only=set(arguments.only or ["W1", "W2", "W3", "W4", "W5", "W6", "W7"]),
                 setups=setups,
                 reuse_db=arguments.reuse_db,
                 search_word=arguments.search_word,

@@ -12,7 +12,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-from bench import data, deliveries, fanout, http_workloads, images
+from bench import data, deliveries, fanout, http_workloads, images, notifying
 from bench.processes import rq_worker, server_command, web_server
 from bench.report import Row, table
 from bench.scale import Scale
@@ -54,6 +54,8 @@ def run(
         flush=True,
     )
     _flush_redis()
+    # The seeded history notifies nobody (no watchers): the worker starts past it, not reading it meanwhile.
+    notifying.cursor_to_newest()
     world = data.world_create(scale.watchers)
     rows: list[Row] = []
     try:
@@ -95,6 +97,21 @@ def run(
                         seconds=scale.seconds,
                         latency_rounds=scale.rounds,
                         log_dir=log_dir,
+                        rows=rows,
+                    )
+                if "W7" in only:
+                    _section(
+                        f"W7: a ticket with {notifying.WATCHERS} watchers, {scale.notify_updates} updates a side, "
+                        f"{scale.notify_rounds} rounds"
+                    )
+                    notifying.run(
+                        base_url=base_url,
+                        token=world.token,
+                        worker=worker,
+                        project=world.project,
+                        watchers=world.watchers,
+                        updates=scale.notify_updates,
+                        rounds=scale.notify_rounds,
                         rows=rows,
                     )
             print()

@@ -17,6 +17,8 @@ class Scale:
     image_side: int
     webhook_events: int
     webhook_rounds: int
+    notify_updates: int
+    notify_rounds: int
 
 
 FULL = Scale(
@@ -32,6 +34,8 @@ FULL = Scale(
     image_side=700,
     webhook_events=1_000,
     webhook_rounds=3,
+    notify_updates=200,
+    notify_rounds=3,
 )
 QUICK = Scale(
     tickets=5_000,
@@ -46,4 +50,6 @@ QUICK = Scale(
     image_side=700,
     webhook_events=100,
     webhook_rounds=1,
+    notify_updates=20,
+    notify_rounds=1,
 )

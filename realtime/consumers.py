@@ -177,16 +177,18 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
         else:
             await self._deliver(event)
 
-    async def notification_message(self, message: dict[str, Any]) -> None:
-        """A notification the worker made (`notifications.making.notifications_push`), on the user's own
-        group: sent whatever projects this connection subscribed to, only while the user is a member
-        of its project (checked as for events, the copy re-read when it does not hold the project)."""
-        notification = message["notification"]
-        if notification["project"] not in self.member_of:
+    async def notifications_message(self, message: dict[str, Any]) -> None:
+        """New notifications the worker made (`notifications.making.notifications_push`), on the user's
+        own group: each sent whatever projects this connection subscribed to, only while the user is a
+        member of its project (checked as for events, the copy re-read when it does not hold it)."""
+        notifications = message["notifications"]
+        if any(notification["project"] not in self.member_of for notification in notifications):
             await self._sync_membership()
-        if notification["project"] not in self.member_of or not await self._still_authenticated():
+        if not await self._still_authenticated():
             return
-        await self._send({"type": "notification", "notification": notification})
+        for notification in notifications:
+            if notification["project"] in self.member_of:
+                await self._send({"type": "notification", "notification": notification})
 
     async def credentials_changed(self, message: dict[str, Any]) -> None:
         """The user's password, activity or account changed (`accounts.services`): check the token now."""

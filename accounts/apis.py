@@ -75,7 +75,10 @@ class LogoutApi(ActorMixin, APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-@extend_schema_view(get=extend_schema(summary="Your profile"), patch=extend_schema(summary="Edit your name"))
+@extend_schema_view(
+    get=extend_schema(summary="Your profile"),
+    patch=extend_schema(summary="Edit your name or how notifications reach you by email (off, instant, daily)"),
+)
 @extend_schema(tags=["auth"])
 class MeApi(ActorMixin, generics.RetrieveUpdateAPIView):
     serializer_class = UserSerializer
@@ -86,7 +89,11 @@ class MeApi(ActorMixin, generics.RetrieveUpdateAPIView):
 
     def perform_update(self, serializer: UserSerializer) -> None:  # type: ignore[override]
         user = self.get_object()
-        services.user_update_profile(user=user, full_name=serializer.validated_data.get("full_name", user.full_name))
+        services.user_update_profile(
+            user=user,
+            full_name=serializer.validated_data.get("full_name", user.full_name),
+            notification_email=serializer.validated_data.get("notification_email", user.notification_email),
+        )
 
 
 class PasswordChangeApi(ActorMixin, APIView):

@@ -33,6 +33,15 @@ class UserManager(BaseUserManager["User"]):
         return self.create_user(email, password, **fields)
 
 
+class NotificationEmail(models.TextChoices):
+    """How a user hears of their notifications by email (SPEC §11): never, in batches as they come, or
+    in one digest a day."""
+
+    OFF = "off"
+    INSTANT = "instant"
+    DAILY = "daily"
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     email = models.EmailField("email address", max_length=254, unique=True)
@@ -40,6 +49,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="Can log into the admin site and Silk.")
     date_joined = models.DateTimeField(default=timezone.now)
+    # The database default too: bulk loads that list their columns (seed_demo's COPY) leave it out.
+    notification_email = models.CharField(
+        max_length=8,
+        choices=NotificationEmail.choices,
+        default=NotificationEmail.INSTANT,
+        db_default=NotificationEmail.INSTANT,
+    )
 
     objects = UserManager()
 

@@ -6,11 +6,12 @@ from accounts.models import User
 
 
 class UserSerializer(serializers.ModelSerializer):
-    """The user as the API shows it; only `full_name` can be changed (email changes need verification)."""
+    """The user as the API shows it; `full_name` and `notification_email` can be changed (email changes
+    need verification)."""
 
     class Meta:
         model = User
-        fields = ["id", "email", "full_name", "date_joined"]
+        fields = ["id", "email", "full_name", "date_joined", "notification_email"]
         read_only_fields = ["id", "email", "date_joined"]
         extra_kwargs = {"full_name": {"min_length": 1, "max_length": 150}}
 

@@ -50,9 +50,10 @@ def user_register(*, email: str, password: str, full_name: str) -> User:
     return user
 
 
-def user_update_profile(*, user: User, full_name: str) -> User:
+def user_update_profile(*, user: User, full_name: str, notification_email: str | None = None) -> User:
     user.full_name = full_name.strip()
-    user.save(update_fields=["full_name"])
+    user.notification_email = notification_email or user.notification_email
+    user.save(update_fields=["full_name", "notification_email"])
     return user
 
 

@@ -26,7 +26,7 @@ def _arguments() -> argparse.Namespace:
         help="also compare server setups on W1 and W4 (no names: all of them)",
     )
     parser.add_argument(
-        "--only", nargs="+", choices=["W1", "W2", "W3", "W4", "W5", "W6", "W8", "W9"], help="run only these"
+        "--only", nargs="+", choices=["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9"], help="run only these"
     )
     parser.add_argument("--reuse-db", action="store_true", help="keep and reuse the seeded database (development)")
     parser.add_argument("--search-word", default="export", help="the W2 search word")
@@ -67,7 +67,7 @@ def main() -> None:
         try:
             runner.run(
                 scale=scale,
-                only=set(arguments.only or ["W1", "W2", "W3", "W4", "W5", "W6", "W8", "W9"]),
+                only=set(arguments.only or ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9"]),
                 setups=setups,
                 reuse_db=arguments.reuse_db,
                 search_word=arguments.search_word,

@@ -12,7 +12,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-from bench import board, data, data_io, deliveries, fanout, http_workloads, images
+from bench import board, data, data_io, deliveries, fanout, http_workloads, images, notifying
 from bench.processes import rq_worker, server_command, web_server
 from bench.report import Row, table
 from bench.scale import Scale
@@ -54,6 +54,8 @@ def run(
         flush=True,
     )
     _flush_redis()
+    # The seeded history notifies nobody (no watchers): the worker starts past it, not reading it meanwhile.
+    notifying.cursor_to_newest()
     world = data.world_create(scale.watchers)
     rows: list[Row] = []
     try:
@@ -137,6 +139,21 @@ def run(
                         rows=rows,
                     )
                     print(table(rows[-5:], ""), flush=True)
+                if "W7" in only:
+                    _section(
+                        f"W7: a ticket with {notifying.WATCHERS} watchers, {scale.notify_updates} updates a side, "
+                        f"{scale.notify_rounds} rounds"
+                    )
+                    notifying.run(
+                        base_url=base_url,
+                        token=world.token,
+                        worker=worker,
+                        project=world.project,
+                        watchers=world.watchers,
+                        updates=scale.notify_updates,
+                        rounds=scale.notify_rounds,
+                        rows=rows,
+                    )
             print()
             print(table(rows, "hopla against its floor (the Procfile's web command; medians of interleaved rounds)"))
             _server_errors(log_dir)

@@ -21,6 +21,8 @@ class Scale:
     board_moves: int  # W8: live moves timed
     idempotent_posts: int  # W9: per side and round
     import_issues: int  # W9
+    notify_updates: int
+    notify_rounds: int
 
 
 FULL = Scale(
@@ -40,6 +42,8 @@ FULL = Scale(
     board_moves=50,
     idempotent_posts=200,
     import_issues=10_000,
+    notify_updates=200,
+    notify_rounds=3,
 )
 QUICK = Scale(
     tickets=5_000,
@@ -58,4 +62,6 @@ QUICK = Scale(
     board_moves=50,
     idempotent_posts=30,
     import_issues=1_000,
+    notify_updates=20,
+    notify_rounds=1,
 )

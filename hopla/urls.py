@@ -11,11 +11,13 @@ from hopla.api.views import api_not_found
 from hopla.health import healthz, readyz
 from hopla.media import serve_media
 from hopla.redoc import redoc_bundle
+from notifications.unsubscribing import unsubscribe
 
 api_v1 = [
     path("auth/", include("accounts.urls")),
     path("", include("tickets.urls")),
     path("", include("webhooks.urls")),
+    path("", include("notifications.urls")),
 ]
 
 # Swagger UI and Redoc configure themselves in inline scripts (drf-spectacular's templates), which the
@@ -33,6 +35,7 @@ urlpatterns = [
     path("redoc/", docs_page(SpectacularRedocView.as_view(url_name="schema")), name="redoc"),
     path("redoc/bundles/redoc.standalone.js", redoc_bundle, name="redoc-bundle"),
     path("admin/", admin.site.urls),
+    path("notifications/unsubscribe/<str:token>/", unsubscribe, name="notifications-unsubscribe"),
     re_path(r"^healthz/?$", healthz, name="healthz"),
     re_path(r"^readyz/?$", readyz, name="readyz"),
 ]

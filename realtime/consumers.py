@@ -186,6 +186,19 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
         else:
             await self._deliver(event)
 
+    async def notifications_message(self, message: dict[str, Any]) -> None:
+        """New notifications the worker made (`notifications.making.notifications_push`), on the user's
+        own group: each sent whatever projects this connection subscribed to, only while the user is a
+        member of its project (checked as for events, the copy re-read when it does not hold it)."""
+        notifications = message["notifications"]
+        if any(notification["project"] not in self.member_of for notification in notifications):
+            await self._sync_membership()
+        if not await self._still_authenticated():
+            return
+        for notification in notifications:
+            if notification["project"] in self.member_of:
+                await self._send({"type": "notification", "notification": notification})
+
     async def credentials_changed(self, message: dict[str, Any]) -> None:
         """The user's password, activity or account changed (`accounts.services`): check the token now."""
         await self._reauthenticate()

@@ -83,12 +83,13 @@ def save(variable: str, expression: str) -> list[str]:
     return [f"pm.collectionVariables.set('{variable}', {expression});"]
 
 
-USER = ("id", "email", "full_name", "date_joined")
+USER = ("id", "email", "full_name", "date_joined", "notification_email")
 PROJECT = ("id", "key", "name", "description", "created_by", "created_at", "updated_at", "my_role")
 MEMBER = ("user", "role", "joined_at")
 TICKET = (
     "id", "key", "project", "title", "description", "status", "priority", "labels", "assignee", "reporter",
-    "due_date", "version", "comment_count", "image_count", "created_at", "updated_at", "closed_at",
+    "due_date", "version", "comment_count", "image_count", "created_at", "updated_at", "closed_at", "is_watching",
+    "watcher_count",
 )  # fmt: skip
 COMMENT = ("id", "ticket", "author", "body", "created_at", "updated_at")
 IMAGE = (
@@ -106,6 +107,7 @@ DELIVERY = (
 )  # fmt: skip
 DELIVERY_DETAIL = (*DELIVERY, "request_body", "response")
 PAGE = ("count", "next", "previous", "results")
+NOTIFICATION = ("id", "reason", "event", "ticket", "project", "read_at", "created_at")
 
 JSON_BODY = "const body = pm.response.json();"
 
@@ -148,7 +150,13 @@ auth = [
         "/api/v1/auth/register/",
         anonymous=True,
         body={"email": "{{otherEmail}}", "password": "{{password}}", "full_name": "Bob Postman"},
-        tests=[*status(201), JSON_BODY, *save("otherUserId", "body.id")],
+        tests=[
+            *status(201),
+            JSON_BODY,
+            *save("otherUserId", "body.id"),
+            # Kept apart: `password` follows the first user's password change.
+            *save("otherPassword", "pm.collectionVariables.get('password')"),
+        ],
     ),
     request(
         "Register with a taken email",
@@ -902,6 +910,145 @@ imports = [
     ),
 ]
 
+TICKET_PATH = "/api/v1/tickets/{{ticketKey}}/"
+
+watchers = [
+    request("Stop watching the ticket", "DELETE", TICKET_PATH + "watch/", tests=status(204)),
+    request(
+        "Not watching any more",
+        "GET",
+        TICKET_PATH,
+        tests=[*status(200), "pm.test('not watching', () => pm.expect(pm.response.json().is_watching).to.eql(false));"],
+    ),
+    request("Watch the ticket (again: idempotent)", "PUT", TICKET_PATH + "watch/", tests=status(204)),
+    request(
+        "Its watchers",
+        "GET",
+        TICKET_PATH + "watchers/",
+        tests=[
+            *status(200),
+            *keys(*PAGE),
+            JSON_BODY,
+            "pm.test('me among them', () => pm.expect(body.results.map(u => u.id)).to.include("
+            "pm.collectionVariables.get('userId')));",
+        ],
+    ),
+    request(
+        "Watching a ticket you cannot see is a 404",
+        "PUT",
+        "/api/v1/tickets/NOPE-999/watch/",
+        tests=error(404, "not_found"),
+    ),
+]
+
+NOTIFICATIONS = "/api/v1/notifications/"
+AS_BOB = {"Authorization": "Bearer {{otherAccessToken}}"}
+
+notifications = [
+    request(
+        "Make the viewer a member again, so that they may comment",
+        "PATCH",
+        "/api/v1/projects/{{projectId}}/members/{{otherUserId}}/",
+        body={"role": "member"},
+        tests=status(200),
+    ),
+    request(
+        "Log the member in",
+        "POST",
+        "/api/v1/auth/login/",
+        anonymous=True,
+        body={"email": "{{otherEmail}}", "password": "{{otherPassword}}"},
+        tests=[*status(200), JSON_BODY, *save("otherAccessToken", "body.access"), *save("notificationPolls", "0")],
+    ),
+    request(
+        "The member comments on your ticket",
+        "POST",
+        TICKET_PATH + "comments/",
+        anonymous=True,
+        headers=AS_BOB,
+        body={"body": "Seen it, on my way."},
+        tests=status(201),
+    ),
+    request(
+        "Wait for your notification (the worker makes it)",
+        "GET",
+        NOTIFICATIONS + "?unread=true",
+        tests=[
+            *status(200),
+            JSON_BODY,
+            "const polls = Number(pm.collectionVariables.get('notificationPolls')) + 1;",
+            "pm.collectionVariables.set('notificationPolls', polls);",
+            # Earlier changes by others (the worker's image.ready) may have notified you too.
+            "const comment = body.results.find(n => n.event.type === 'comment.created');",
+            "if (comment === undefined && polls < 40) {",
+            "  setTimeout(() => {}, 250);",
+            "  pm.execution.setNextRequest(pm.info.requestName);",
+            "} else {",
+            "  pm.test('one for the comment', () => pm.expect(comment).to.be.an('object'));",
+            "  pm.test('shape', () => pm.expect(comment).to.have.all.keys("
+            + ", ".join(f"'{k}'" for k in NOTIFICATION)
+            + "));",
+            "  pm.test('as the assignee', () => pm.expect(comment.reason).to.eql('assigned'));",
+            "  pm.test('by the member', () => pm.expect(comment.event.actor.id).to.eql("
+            "pm.collectionVariables.get('otherUserId')));",
+            "  pm.collectionVariables.set('notificationId', comment.id);",
+            "}",
+        ],
+    ),
+    request(
+        "Unread count",
+        "GET",
+        NOTIFICATIONS + "unread-count/",
+        tests=[
+            *status(200),
+            *keys("count"),
+            "pm.test('some', () => pm.expect(pm.response.json().count).to.be.above(0));",
+        ],
+    ),
+    request(
+        "Someone else's notification is a 404",
+        "POST",
+        NOTIFICATIONS + "{{notificationId}}/read/",
+        anonymous=True,
+        headers=AS_BOB,
+        tests=error(404, "not_found"),
+    ),
+    request("Read it", "POST", NOTIFICATIONS + "{{notificationId}}/read/", tests=status(204)),
+    request(
+        "Read all with a bad time is a 400 naming it",
+        "POST",
+        NOTIFICATIONS + "read-all/",
+        body={"before": "yesterday"},
+        tests=[
+            *error(400, "invalid"),
+            "pm.test('names before', () => pm.expect(pm.response.json().errors).to.have.property('before'));",
+        ],
+    ),
+    request(
+        "Read all made before a time",
+        "POST",
+        NOTIFICATIONS + "read-all/",
+        body={"before": "2030-01-01T00:00:00Z"},
+        tests=status(204),
+    ),
+    request(
+        "All read",
+        "GET",
+        NOTIFICATIONS + "unread-count/",
+        tests=[*status(200), "pm.test('none', () => pm.expect(pm.response.json().count).to.eql(0));"],
+    ),
+    request(
+        "Your notifications, newest first",
+        "GET",
+        NOTIFICATIONS,
+        tests=[
+            *status(200),
+            *keys(*PAGE),
+            "pm.test('read', () => pm.expect(pm.response.json().results[0].read_at).to.be.a('string'));",
+        ],
+    ),
+]
+
 cleanup = [
     request(
         "Remove the member", "DELETE", "/api/v1/projects/{{projectId}}/members/{{otherUserId}}/", tests=status(204)
@@ -927,7 +1074,7 @@ VARIABLES = [
     "baseUrl", "run", "email", "otherEmail", "password", "projectKey", "userId", "otherUserId", "accessToken",
     "refreshToken", "oldRefreshToken", "projectId", "ticketId", "ticketKey", "commentId", "imageId", "imagePolls",
     "webhookUrl", "webhookId", "webhookSecret", "deliveryId", "idempotencyKey", "idempotentTicketId",
-    "importId", "importPolls",
+    "importId", "importPolls", "otherPassword", "otherAccessToken", "notificationPolls", "notificationId",
 ]  # fmt: skip
 
 collection = {
@@ -952,6 +1099,8 @@ collection = {
         {"name": "Export", "item": export},
         {"name": "Bulk changes", "item": bulk},
         {"name": "Imports", "item": imports},
+        {"name": "Watchers", "item": watchers},
+        {"name": "Notifications", "item": notifications},
         {"name": "Clean-up and logout", "item": cleanup},
     ],
 }

@@ -21,7 +21,7 @@ from rest_framework.serializers import Serializer
 from accounts.actor import ActorMixin
 from hopla.api.conditional import if_match_version, version_etag
 from hopla.api.exceptions import ObjectNotFound
-from hopla.api.pagination import CursorOrLimitOffsetPagination
+from hopla.api.pagination import CursorOrLimitOffsetPagination, LimitOffsetPagination
 from tickets import selectors
 from tickets.filters import TicketFilter
 from tickets.image_validation import clean_filename, validate_image_upload
@@ -38,13 +38,15 @@ from tickets.serializers import (
     ProjectSerializer,
     ProjectUpdateSerializer,
     TicketCreateSerializer,
-    TicketSerializer,
     TicketUpdateSerializer,
+    TicketWatchingSerializer,
+    UserSummarySerializer,
 )
 from tickets.services import comments as comment_services
 from tickets.services import images as image_services
 from tickets.services import projects as project_services
 from tickets.services import tickets as ticket_services
+from tickets.services import watchers as watcher_services
 
 IF_MATCH = OpenApiParameter(
     "If-Match",
@@ -199,11 +201,17 @@ def _with_etag(response: Response, ticket: Ticket) -> Response:
     return response
 
 
+def _as_reader_sees_it(body: dict[str, Any], *, is_watching: bool, watcher_count: int) -> dict[str, Any]:
+    """A write's answer (the representation its event carries) with the reader's watching fields,
+    as TicketWatchingSerializer renders them on a read."""
+    return {**body, "is_watching": is_watching, "watcher_count": watcher_count}
+
+
 @extend_schema_view(
     list=extend_schema(summary="Tickets of all your projects, filtered and ordered"),
     create=extend_schema(
         request=TicketCreateSerializer,
-        responses={201: TicketSerializer},
+        responses={201: TicketWatchingSerializer},
         summary="Create a ticket (it starts open)",
         examples=[
             OpenApiExample(
@@ -230,11 +238,19 @@ def _with_etag(response: Response, ticket: Ticket) -> Response:
     ),
     destroy=extend_schema(parameters=[IF_MATCH], summary="Delete a ticket (admins)"),
     history=extend_schema(responses={200: EventSerializer(many=True)}, summary="The ticket's events, oldest first"),
+    watch=extend_schema(
+        request=None,
+        responses={204: None},
+        summary="Watch the ticket (PUT) or stop watching it (DELETE); any member, viewers included",
+    ),
+    watchers=extend_schema(responses={200: UserSummarySerializer(many=True)}, summary="Who watches the ticket"),
 )
 @extend_schema(tags=["tickets"])
 class TicketViewSet(HoplaViewSet):
     queryset = Ticket.objects.none()
-    serializer_class = TicketSerializer
+    serializer_class = TicketWatchingSerializer
+    # PUT only for `watch/` (no `update` action: the router maps no PUT on the ticket itself).
+    http_method_names = [*HoplaViewSet.http_method_names, "put"]
     filterset_class = TicketFilter
     pagination_class = CursorOrLimitOffsetPagination  # the list and the history
     lookup_value_regex = "[^/]+"
@@ -248,7 +264,7 @@ class TicketViewSet(HoplaViewSet):
         filtered = TicketFilter.narrows(request.query_params)
         return self.paginated(
             tickets,
-            TicketSerializer,
+            TicketWatchingSerializer,
             count=lambda: selectors.ticket_count(user=self.actor, tickets=tickets, filtered=filtered),
         )
 
@@ -267,11 +283,14 @@ class TicketViewSet(HoplaViewSet):
             raise ValidationError(
                 {"project": [ErrorDetail("No such project among yours.", code="does_not_exist")]}
             ) from error
+        # Its reporter and assignee watch it (tickets.services.watchers, in the creating statement).
+        watchers = watcher_services.creation_watcher_ids(ticket)
+        body = _as_reader_sees_it(body, is_watching=True, watcher_count=len(watchers))
         return _with_etag(Response(body, status=status.HTTP_201_CREATED), ticket)
 
     def retrieve(self, request: Request, ticket: str) -> Response:
         instance = self.ticket_for(ticket)
-        return _with_etag(Response(TicketSerializer(instance).data), instance)
+        return _with_etag(Response(TicketWatchingSerializer(instance).data), instance)
 
     def partial_update(self, request: Request, ticket: str) -> Response:
         instance = self.ticket_for(ticket, Role.MEMBER, "edit tickets")
@@ -283,6 +302,7 @@ class TicketViewSet(HoplaViewSet):
             data=dict(serializer.validated_data),
             expected_version=if_match_version(request.headers.get("If-Match"), read_version=instance.version),
         )
+        body = _as_reader_sees_it(body, is_watching=updated.is_watching, watcher_count=updated.watcher_count)  # type: ignore[attr-defined]
         return _with_etag(Response(body), updated)
 
     def destroy(self, request: Request, ticket: str) -> Response:
@@ -297,6 +317,19 @@ class TicketViewSet(HoplaViewSet):
     @action(detail=True, methods=["get"], filterset_class=None)
     def history(self, request: Request, ticket: str) -> Response:
         return self.paginated(selectors.ticket_history(ticket=self.ticket_for(ticket)), EventSerializer)
+
+    @action(detail=True, methods=["put", "delete"], filterset_class=None, pagination_class=None)
+    def watch(self, request: Request, ticket: str) -> Response:
+        instance = self.ticket_for(ticket)  # any member may watch: viewers too (SPEC §11)
+        if request.method == "PUT":
+            watcher_services.ticket_watch(ticket=instance, user=self.actor)
+        else:
+            watcher_services.ticket_unwatch(ticket=instance, user=self.actor)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=True, methods=["get"], filterset_class=None, pagination_class=LimitOffsetPagination)
+    def watchers(self, request: Request, ticket: str) -> Response:
+        return self.paginated(selectors.watcher_list(ticket=self.ticket_for(ticket)), UserSummarySerializer)
 
 
 @extend_schema_view(

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models.functions import Now
 
 PROJECT_KEY_PATTERN = r"^[A-Z][A-Z0-9]{1,9}$"
 
@@ -165,6 +166,35 @@ class Comment(models.Model):
 
     def __str__(self) -> str:
         return f"comment on {self.ticket_id} by {self.author_id}"
+
+
+class Watcher(models.Model):
+    """A user who hears about a ticket's changes (SPEC §11): its reporter, its assignees and commenters
+    (written by the services that make them so, in the same transaction), and whoever asked to.
+
+    Here rather than in `notifications`, which reads it, because tickets' own answers show it
+    (`is_watching`, `watcher_count`) and tickets never imports the apps that consume its events.
+    Rows are written by raw INSERT ... ON CONFLICT DO NOTHING (tickets.services.watchers), so the
+    database fills in the timestamp.
+
+    A deleted ticket's watchers outlive it (no constraint, nothing cascades) until the worker has
+    told them of the deletion (`ticket.deleted` is an event of a watched ticket too): the app that
+    reads the events then deletes them. A project's deletion deletes its tickets' watchers at once.
+    """
+
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.DO_NOTHING, db_constraint=False, related_name="watchers", db_index=False
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watching")
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        # Its index serves a ticket's watchers (count, list, the worker's fan-out) and "am I watching".
+        constraints = [models.UniqueConstraint(fields=["ticket", "user"], name="unique_watcher")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} watches {self.ticket_id}"
 
 
 class ImageStatus(models.TextChoices):

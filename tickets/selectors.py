@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from django.db import connection
-from django.db.models import Case, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import BooleanField, Case, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.expressions import RawSQL
 
 from accounts.models import User
@@ -25,6 +25,7 @@ from tickets.models import (
     Role,
     Ticket,
     TicketImport,
+    Watcher,
 )
 
 TICKET_KEY = re.compile(r"^([A-Za-z][A-Za-z0-9]{1,9})-([1-9][0-9]{0,9})$")
@@ -102,6 +103,39 @@ _LIST_COLUMNS = [field.name for field in Ticket._meta.concrete_fields if field.n
 ]
 
 
+# What a ticket's answer says of its watchers (SPEC §11), as subqueries of the statement that reads
+# the tickets, so a page costs the same number of queries: the count (served by the unique
+# (ticket, user) index) and whether the reader watches. Written as SQL once, like _MY_PROJECTS below:
+# the list's Python per request is what bench/ W1 watches.
+_WATCHER_COUNT_SQL = "SELECT COUNT(*) FROM {table} WHERE {table}.{ticket} = {tickets}.{id}".format(
+    table=connection.ops.quote_name(Watcher._meta.db_table),
+    ticket=connection.ops.quote_name(Watcher._meta.get_field("ticket").column),
+    tickets=connection.ops.quote_name(Ticket._meta.db_table),
+    id=connection.ops.quote_name(str(Ticket._meta.pk.column)),
+)
+_IS_WATCHING_SQL = (
+    "EXISTS(SELECT 1 FROM {table} WHERE {table}.{ticket} = {tickets}.{id} AND {table}.{user} = %s)".format(
+        table=connection.ops.quote_name(Watcher._meta.db_table),
+        ticket=connection.ops.quote_name(Watcher._meta.get_field("ticket").column),
+        user=connection.ops.quote_name(Watcher._meta.get_field("user").column),
+        tickets=connection.ops.quote_name(Ticket._meta.db_table),
+        id=connection.ops.quote_name(str(Ticket._meta.pk.column)),
+    )
+)
+
+
+def _user_db_id(user: User) -> Any:
+    return Membership._meta.get_field("user").get_db_prep_value(user.pk, connection)  # hex on SQLite
+
+
+def _with_watching(tickets: QuerySet[Ticket], user: User) -> QuerySet[Ticket]:
+    """`is_watching` (the reader) and `watcher_count` on each ticket, in the same statement."""
+    return tickets.annotate(
+        is_watching=RawSQL(_IS_WATCHING_SQL, [_user_db_id(user)], output_field=BooleanField()),
+        watcher_count=RawSQL(_WATCHER_COUNT_SQL, [], output_field=IntegerField()),
+    )
+
+
 def _visible_tickets() -> QuerySet[Ticket]:
     # No join on the project: the API shows its id only, and with stale statistics an unused join
     # made PostgreSQL sort every visible row (bench/, W1). `status_rank` is an alias, not an
@@ -136,8 +170,8 @@ _MY_PROJECTS = "SELECT {project} FROM {table} WHERE {user} = %s".format(
 
 def ticket_list(*, user: User) -> QuerySet[Ticket]:
     """Tickets of every project `user` is in, with what the API shows loaded in the same query."""
-    user_id = Membership._meta.get_field("user").get_db_prep_value(user.pk, connection)  # hex on SQLite
-    return _VISIBLE_TICKETS.filter(project_id__in=RawSQL(_MY_PROJECTS, [user_id]))
+    user_id = _user_db_id(user)
+    return _with_watching(_VISIBLE_TICKETS.filter(project_id__in=RawSQL(_MY_PROJECTS, [user_id])), user)
 
 
 # SUM(ticket_count) over the user's projects: the SQL the ORM writes for
@@ -178,17 +212,17 @@ def ticket_get(*, user: User, reference: Any, minimum_role: Role = Role.VIEWER, 
         lookup = {"key": reference.upper()}
     else:
         raise ObjectNotFound("No such ticket.")
-    ticket = (
+    tickets = (
         Ticket.objects.select_related("project", "assignee", "reporter")
         .defer("search_vector")
         .annotate(my_role=_role_of(user, "project_id"))
         .filter(**lookup, my_role__isnull=False)
-        .first()
     )
+    ticket = _with_watching(tickets, user).first()
     if ticket is None:
         raise ObjectNotFound("No such ticket.")
     if minimum_role is not Role.VIEWER:
-        require_role(ticket.my_role, minimum_role, action)
+        require_role(ticket.my_role, minimum_role, action)  # type: ignore[attr-defined]
     return ticket
 
 
@@ -216,6 +250,11 @@ def _one_of_ticket(rows: QuerySet[Any], ticket: Ticket, object_id: Any, missing:
         raise ObjectNotFound(missing)
     found.ticket = ticket  # already loaded: spare the query
     return found
+
+
+def watcher_list(*, ticket: Ticket) -> QuerySet[User]:
+    """The users watching an already access-checked ticket, in the order they started."""
+    return User.objects.filter(watching__ticket=ticket).order_by("watching__created_at", "watching__id")
 
 
 def ticket_history(*, ticket: Ticket) -> QuerySet[Event]:

@@ -7,7 +7,7 @@ so a page of any size costs the same number of queries.
 import re
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from accounts.models import User
@@ -182,6 +182,19 @@ class TicketSerializer(ContextFreeRepresentation, serializers.ModelSerializer):
             "updated_at",
             "closed_at",
         ]
+        read_only_fields = fields
+
+
+@extend_schema_serializer(component_name="Ticket")
+class TicketWatchingSerializer(TicketSerializer):
+    """A ticket as the API answers it to one reader: with whether the reader watches it and how many
+    watch it (SPEC §11). Events carry TicketSerializer's, which is the same for everyone."""
+
+    is_watching = serializers.BooleanField(read_only=True, help_text="Whether you watch the ticket.")
+    watcher_count = serializers.IntegerField(read_only=True, help_text="How many members watch the ticket.")
+
+    class Meta(TicketSerializer.Meta):
+        fields = [*TicketSerializer.Meta.fields, "is_watching", "watcher_count"]
         read_only_fields = fields
 
 

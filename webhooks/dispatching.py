@@ -1,12 +1,8 @@
 """Turning committed events into deliveries: the event table read past a cursor, in `seq` order.
 
-Events are numbered in commit order (tickets.services.event_writing: each writer holds the event
-counter's row locked from taking its number until it commits), so once an event is visible every
-event with a lower number is committed or gone: a cursor at the highest `seq` read never skips one
-committed later. The cursor's row is locked while a batch is turned into deliveries and moved in the
-same transaction, so two workers never dispatch the same events, and a crash between the two
-writes is impossible: deliveries and cursor commit together. The unique (webhook, event) pair makes
-a repeat harmless anyway.
+The cursor (tickets.event_cursor, shared with the notifications) is locked while a batch is turned
+into deliveries and moved in the same transaction: deliveries and cursor commit together, and two
+workers never dispatch the same events. The unique (webhook, event) pair makes a repeat harmless anyway.
 """
 
 import logging
@@ -14,10 +10,10 @@ from collections import defaultdict
 from typing import Any
 
 import orjson
-from django.db import connection, transaction
-from django.db.models import Max
+from django.db import connection
 from django.utils import timezone
 
+from tickets.event_cursor import event_cursor_ensure, events_consume
 from tickets.models import Event
 from tickets.services.event_publishing import event_payload
 from webhooks.delivering import due_webhook_ids
@@ -52,21 +48,14 @@ ON CONFLICT DO NOTHING
 def dispatch_cursor_ensure() -> None:
     """Create the cursor at the newest event if there is none: events before it had no webhook to
     go to (the cursor exists from the first webhook's creation on)."""
-    newest = Event.objects.aggregate(newest=Max("seq"))["newest"] or 0
-    DispatchCursor.objects.bulk_create([DispatchCursor(pk=1, last_seq=newest)], ignore_conflicts=True)
+    event_cursor_ensure(DispatchCursor)
 
 
 def events_dispatch(*, limit: int = DISPATCH_BATCH) -> int:
     """Deliveries for the next `limit` events past the cursor; answers how many events it read. Five
     queries whatever the number of events and webhooks: cursor, events, webhooks, deliveries, cursor."""
     now = timezone.now()
-    with transaction.atomic():
-        # SKIP LOCKED: another worker is dispatching; this one's turn comes at its next tick.
-        cursor = DispatchCursor.objects.select_for_update(skip_locked=True).filter(pk=1).first()
-        if cursor is None:
-            dispatch_cursor_ensure()
-            return 0
-        events = list(Event.objects.filter(seq__gt=cursor.last_seq).select_related("actor").order_by("seq")[:limit])
+    with events_consume(DispatchCursor, limit=limit) as events:
         if not events:
             return 0
         webhooks = Webhook.objects.filter(project_id__in={event.project_id for event in events}, active=True)
@@ -83,8 +72,6 @@ def events_dispatch(*, limit: int = DISPATCH_BATCH) -> int:
         if receiving:
             with connection.cursor() as insert:
                 insert.execute(_INSERT_SQL, {"deliveries": orjson.dumps(receiving).decode(), "now": now})
-        cursor.last_seq = events[-1].seq
-        cursor.save(update_fields=["last_seq"])
     return len(events)
 
 

@@ -9,6 +9,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from tickets.event_cursor import EventCursor
 from tickets.models import Project
 
 # The event type of a ping (SPEC §9); never in the event table, so no webhook subscribes to it.
@@ -105,12 +106,9 @@ class Delivery(models.Model):
         return f"{self.event_type} → {self.webhook_id} ({self.status})"
 
 
-class DispatchCursor(models.Model):
+class DispatchCursor(EventCursor):
     """One row: the highest event `seq` already turned into deliveries. Events are numbered in commit
     order (tickets' event counter), so nothing committed later can take a number below it."""
-
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
-    last_seq = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"events dispatched up to #{self.last_seq}"

@@ -16,7 +16,8 @@ def test_register_creates_a_user_and_answers_it(api_client):
         REGISTER, {"email": "Ann.Lee@Example.COM", "password": PASSWORD, "full_name": "  Ann Lee "}, format="json"
     )
     assert response.status_code == 201
-    assert set(response.data) == {"id", "email", "full_name", "date_joined"}
+    assert set(response.data) == {"id", "email", "full_name", "date_joined", "notification_email"}
+    assert response.data["notification_email"] == "instant"
     assert response.data["email"] == "ann.lee@example.com"
     assert response.data["full_name"] == "Ann Lee"
     assert "password" not in response.data
@@ -91,7 +92,24 @@ def test_me_answers_the_current_user(auth_client, user):
         "email": user.email,
         "full_name": user.full_name,
         "date_joined": user.date_joined.isoformat().replace("+00:00", "Z"),
+        "notification_email": "instant",
     }
+
+
+@pytest.mark.parametrize("choice", ["off", "daily", "instant"])
+def test_me_patch_chooses_how_notifications_are_emailed(auth_client, user, choice):
+    response = auth_client.patch(ME, {"notification_email": choice}, format="json")
+    assert (response.status_code, response.data["notification_email"]) == (200, choice)
+    user.refresh_from_db()
+    assert user.notification_email == choice
+
+
+def test_me_patch_refuses_an_unknown_email_choice(auth_client, user):
+    response = auth_client.patch(ME, {"notification_email": "hourly"}, format="json")
+    assert response.status_code == 400
+    assert response.data["errors"]["notification_email"][0]["code"] == "invalid_choice"
+    user.refresh_from_db()
+    assert user.notification_email == "instant"
 
 
 def test_me_patch_changes_the_name_and_never_the_email(auth_client, user):

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "webhooks",
     "board",
     "hopla.idempotency",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -247,6 +248,8 @@ CORS_URLS_REGEX = r"^/api/.*$"
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="hopla <noreply@localhost>")
+# A mail server that neither answers nor refuses must not hold a worker for long (Django's default: forever).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", default=10)
 
 # --- Files -------------------------------------------------------------------------------------
 STATIC_URL = "/static/"
@@ -314,6 +317,27 @@ IDEMPOTENCY_LOCK_SECONDS = env.int("IDEMPOTENCY_LOCK_SECONDS", default=300)
 # How often the worker deletes expired keys.
 IDEMPOTENCY_PURGE_INTERVAL_SECONDS = env.int("IDEMPOTENCY_PURGE_INTERVAL_SECONDS", default=3600)
 WORKER_PERIODIC_TASKS["hopla.idempotency.jobs.purge_expired_idempotency_keys"] = IDEMPOTENCY_PURGE_INTERVAL_SECONDS
+# --- Notifications (SPEC §11) ---------------------------------------------------------------------
+# How often the worker turns newly committed events into notifications (and pushes them live).
+NOTIFY_INTERVAL_SECONDS = env.float("NOTIFY_INTERVAL_SECONDS", default=0.5)
+WORKER_PERIODIC_TASKS["notifications.jobs.make_notifications"] = NOTIFY_INTERVAL_SECONDS
+# `instant` emails: one per user per window of this many seconds, listing what is still unread.
+NOTIFY_EMAIL_BATCH_SECONDS = env.int("NOTIFY_EMAIL_BATCH_SECONDS", default=60)
+# `daily` emails: the digest goes at this hour (UTC, 0-23).
+NOTIFY_DIGEST_HOUR = env.int("NOTIFY_DIGEST_HOUR", default=7)
+if not 0 <= NOTIFY_DIGEST_HOUR <= 23:
+    raise ValueError(f"NOTIFY_DIGEST_HOUR must be an hour from 0 to 23, not {NOTIFY_DIGEST_HOUR}.")
+# Seconds before each retry of a notification email the mail server refused or did not take.
+NOTIFY_EMAIL_RETRY_INTERVALS = [
+    int(seconds) for seconds in env.list("NOTIFY_EMAIL_RETRY_INTERVALS", default=["30", "120", "600", "1800"])
+]
+# The unsubscribe link in notification emails ({token} is filled in), and how long it works.
+NOTIFY_UNSUBSCRIBE_URL = env.str(
+    "NOTIFY_UNSUBSCRIBE_URL", default="http://localhost:8000/notifications/unsubscribe/{token}/"
+)
+NOTIFY_UNSUBSCRIBE_DAYS = env.int("NOTIFY_UNSUBSCRIBE_DAYS", default=90)
+# The sweep that finds the emails due runs often enough that a batch waits little past its window.
+WORKER_PERIODIC_TASKS["notifications.jobs.email_notifications_due"] = min(10, NOTIFY_EMAIL_BATCH_SECONDS)
 
 # Without collectstatic (local runs, tests) whitenoise serves straight from the app folders.
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ["accounts", "tickets", "realtime", "hopla", "webhooks"]
+APPS = ["accounts", "tickets", "realtime", "hopla", "webhooks", "notifications"]
 # Apps that consume the event table: they read from it, and tickets must not know them (STYLE).
 EVENT_CONSUMERS = ["webhooks", "notifications", "board"]
 

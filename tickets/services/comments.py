@@ -9,6 +9,7 @@ from accounts.models import User
 from tickets.models import Comment, EventType, Ticket
 from tickets.serializers import CommentSerializer
 from tickets.services.event_writing import event_record
+from tickets.services.watchers import watchers_add
 
 
 def _comment_data(comment: Comment) -> dict[str, Any]:
@@ -23,6 +24,7 @@ def _bump_comment_count(ticket: Ticket, delta: int) -> None:
 def comment_create(*, ticket: Ticket, author: User, body: str) -> Comment:
     comment = Comment.objects.create(ticket=ticket, author=author, body=body)
     _bump_comment_count(ticket, +1)
+    watchers_add(ticket_id=ticket.pk, user_ids=[author.pk])  # whoever comments watches (SPEC §11)
     event_record(
         type=EventType.COMMENT_CREATED,
         project_id=ticket.project_id,

@@ -12,6 +12,7 @@ from tickets.models import EventType, Image, Membership, Project, Role, Ticket
 from tickets.serializers import MembershipSerializer, ProjectSerializer, TicketSerializer
 from tickets.services.event_writing import event_record
 from tickets.services.images import images_destroy_after_commit
+from tickets.services.watchers import watchers_forget_member, watchers_forget_project
 
 _DUPLICATE_KEY = ("A project with this key already exists.", "unique")
 
@@ -71,6 +72,7 @@ def project_delete(*, project: Project, actor: User) -> None:
     """
     image_ids = list(Image.objects.filter(ticket__project_id=project.pk).values_list("pk", flat=True))
     data = _project_data(project)
+    watchers_forget_project(project=project)
     Project.objects.filter(pk=project.pk).delete()
     event_record(type=EventType.PROJECT_DELETED, project_id=project.pk, actor=actor, data=data)
     images_destroy_after_commit(image_ids)
@@ -125,10 +127,12 @@ def member_update(*, project: Project, actor: User, membership: Membership, role
 
 @transaction.atomic
 def member_remove(*, project: Project, actor: User, membership: Membership) -> None:
-    """Remove a member; the tickets assigned to them in this project become unassigned."""
+    """Remove a member; the tickets assigned to them in this project become unassigned, and they stop
+    watching its tickets."""
     _refuse_removing_last_admin(project, membership)
     data = dict(MembershipSerializer(membership).data)
     _unassign_tickets(project=project, user=membership.user, actor=actor)
+    watchers_forget_member(project=project, user=membership.user)
     membership.delete()
     event_record(type=EventType.MEMBER_REMOVED, project_id=project.pk, actor=actor, data=data)
 

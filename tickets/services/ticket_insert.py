@@ -7,16 +7,16 @@ the claimed parts (project, key, number) into the row, its representation and th
 nothing and answer False when the claim matched no row (`ticket_create` then says why).
 
 - `ticket_insert_in_one_statement` (PostgreSQL): `WITH claimed AS (UPDATE tickets_project ...
-  RETURNING ...), inserted AS (INSERT INTO tickets_ticket ... SELECT ... FROM claimed), numbered AS
-  (the event counter's upsert) INSERT INTO tickets_event ... SELECT ... FROM numbered, claimed,
-  inserted`. Outside a transaction it commits by itself, so the project row and the event counter are
-  locked for that statement's time only: no Python runs, and no thread waits for the GIL, while other
-  creations queue on them (bench/, W3). The statement fills the event's project and the claimed fields
-  of its `data` (jsonb); `_fill_claimed` renders the same ones in Python for the answer (tests compare
-  the two).
+  RETURNING ...), inserted AS (INSERT INTO tickets_ticket ... SELECT ... FROM claimed), watched AS
+  (its reporter and assignee as watchers), numbered AS (the event counter's upsert) INSERT INTO
+  tickets_event ... SELECT ... FROM numbered, claimed, inserted`. Outside a transaction it commits
+  by itself, so the project row and the event counter are locked for that statement's time only:
+  no Python runs, and no thread waits for the GIL, while other creations queue on them (bench/, W3).
+  The statement fills the event's project and the claimed fields of its `data` (jsonb);
+  `_fill_claimed` renders the same ones in Python for the answer (tests compare the two).
 - `ticket_insert_in_steps` (SQLite, the embedded default, which has no data-modifying WITH): the
-  same claim, the ticket's INSERT and the event's, one by one in a transaction (SQLite runs one write
-  transaction at a time, so nothing else interleaves).
+  same claim, the ticket's INSERT, its watchers' and the event's, one by one in a transaction
+  (SQLite runs one write transaction at a time, so nothing else interleaves).
 """
 
 import functools
@@ -30,6 +30,7 @@ from hopla.sql import db_uuid, row_insert_sql
 from tickets.models import ROLE_RANK, Event, Role, Ticket
 from tickets.serializers import TicketSerializer
 from tickets.services.event_writing import event_insert
+from tickets.services.watchers import CREATION_WATCHERS_CTE, creation_watcher_ids, watchers_add
 
 # Who may create tickets: members and above, as `selectors.require_role` ranks them (an SQL list).
 _CREATOR_ROLES = ", ".join(f"'{role.value}'" for role, rank in ROLE_RANK.items() if rank >= ROLE_RANK[Role.MEMBER])
@@ -100,10 +101,11 @@ def ticket_insert_in_one_statement(
         source="claimed",
         column_sql={"project_id": "claimed.id", "key": "claimed.key", "number": "claimed.number"},
     )
+    watcher_ids = [db_uuid(user_id) for user_id in creation_watcher_ids(ticket)]
     returned = event_insert(
         event,
-        ctes=f"claimed AS ({claim_sql}), inserted AS ({ticket_sql} RETURNING 1)",
-        cte_values=[*claim_values, *ticket_values],
+        ctes=f"claimed AS ({claim_sql}), inserted AS ({ticket_sql} RETURNING 1), {CREATION_WATCHERS_CTE}",
+        cte_values=[*claim_values, *ticket_values, db_uuid(ticket.pk), watcher_ids],
         after="claimed, inserted",
         column_sql={
             "project_id": "claimed.id",
@@ -131,6 +133,7 @@ def ticket_insert_in_steps(*, ticket: Ticket, data: dict[str, Any], event: Event
         _fill_claimed(ticket, data, event, (uuid.UUID(str(project_id)), key, number))  # hex text on SQLite
         sql, values = row_insert_sql(ticket)
         cursor.execute(sql, values)
+        watchers_add(ticket_id=ticket.pk, user_ids=creation_watcher_ids(ticket))
         event_insert(event)
     _mark_written(ticket, event)
     return True

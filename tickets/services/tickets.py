@@ -16,6 +16,7 @@ from tickets.services.event_publishing import event_publish_on_commit
 from tickets.services.event_writing import event_new, event_record
 from tickets.services.images import images_destroy_after_commit
 from tickets.services.ticket_insert import ticket_insert_in_one_statement, ticket_insert_in_steps
+from tickets.services.watchers import watchers_add
 from tickets.workflow import check_transition
 
 
@@ -150,6 +151,15 @@ def ticket_update(
 
     locked.version += 1
     locked.save(update_fields=[*changes, "version", "updated_at"])
+    # A new assignee watches the ticket from now on (SPEC §11); what the reader's answer says of the
+    # watchers (`ticket_get`'s annotations) follows.
+    added = (
+        watchers_add(ticket_id=locked.pk, user_ids=[locked.assignee_id])
+        if locked.assignee_id and "assignee" in changes
+        else []
+    )
+    locked.is_watching = getattr(ticket, "is_watching", False) or actor.pk in added  # type: ignore[attr-defined]
+    locked.watcher_count = getattr(ticket, "watcher_count", 0) + len(added)  # type: ignore[attr-defined]
     rendered = _ticket_data(locked)
     event_record(
         type=EventType.TICKET_UPDATED,

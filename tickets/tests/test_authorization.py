@@ -20,7 +20,7 @@ from accounts.tests.factories import UserFactory
 from hopla.api.exceptions import ActionForbidden
 from tickets import selectors
 from tickets.image_validation import validate_image_bytes
-from tickets.models import Comment, Event, Image, Membership, Project, Role, Ticket, TicketImport
+from tickets.models import Comment, Event, Image, Membership, Project, Role, Ticket, TicketImport, Watcher
 from tickets.services.comments import comment_create
 from tickets.services.images import image_upload
 from tickets.tests.conftest import Team, client_for
@@ -192,6 +192,10 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, int], Body]] = {
         lambda w, f: {"file": SimpleUploadedFile("t.csv", b"key,title\nX-1,Imported\n"), "format": "hopla-csv"},
     ),
     ("project-import", "get"): (admins(200), None),
+    # Any member may watch a ticket, viewers too (SPEC §11); PREPARE makes each write a change.
+    ("ticket-watch", "put"): (statuses(404, 204, 204, 204), None),
+    ("ticket-watch", "delete"): (statuses(404, 204, 204, 204), None),
+    ("ticket-watchers", "get"): (READ, None),
     ("project-webhooks", "get"): (admins(200), None),
     ("project-webhooks", "post"): (admins(201), lambda w, f: {"url": HOOK_URL, "events": ["ticket.created"]}),
     ("project-webhook", "get"): (admins(200), None),
@@ -206,6 +210,12 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, int], Body]] = {
 
 # Writes that answer 200 with a refusal per item: for these roles nothing may change.
 REFUSED_PER_ITEM = {("ticket-bulk", "post"): {"outsider": "not_found", "viewer": "permission_denied"}}
+# Writes that change nothing when already done (watching): the requester's state is set to the
+# opposite first, so that an accepted one must change something.
+PREPARE: dict[tuple[str, str], Callable[[Ticket, User], Any]] = {
+    ("ticket-watch", "put"): lambda ticket, user: Watcher.objects.filter(ticket=ticket, user=user).delete(),
+    ("ticket-watch", "delete"): lambda ticket, user: Watcher.objects.get_or_create(ticket=ticket, user=user),
+}
 
 # Routes whose body is a multipart form rather than JSON.
 MULTIPART = {("ticket-images", "post"), ("project-imports", "post")}
@@ -238,6 +248,7 @@ def state() -> tuple[Any, ...]:
         Event.objects.count(),
         sorted(Webhook.objects.values_list("id", "url", "events", "description", "active", "secret")),
         sorted(Delivery.objects.values_list("id", "status", "next_attempt_at")),
+        sorted(Watcher.objects.values_list("ticket_id", "user_id")),
     )
 
 
@@ -251,6 +262,9 @@ def test_the_matrix_covers_every_route_and_method():
 def test_authorization_matrix(world, name, method, url_kwargs, form, role):
     expected, body = MATRIX[(name, method)]
     url = reverse(name, kwargs=world.url_kwargs(url_kwargs, form))
+    prepare = PREPARE.get((name, method))
+    if prepare is not None and role != "anonymous":
+        prepare(world.ticket, getattr(world.team, role))
     before = state()
 
     request_format = "multipart" if (name, method) in MULTIPART else "json"
@@ -277,6 +291,7 @@ def test_authorization_matrix(world, name, method, url_kwargs, form, role):
         "/api/v1/projects/{project}/members/",
         "/api/v1/tickets/{ticket}/",
         "/api/v1/tickets/{ticket}/history/",
+        "/api/v1/tickets/{ticket}/watchers/",
         "/api/v1/tickets/{ticket}/comments/",
         "/api/v1/tickets/{ticket}/comments/{comment}/",
         "/api/v1/projects/{project}/webhooks/",

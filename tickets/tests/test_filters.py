@@ -694,6 +694,8 @@ def test_page_ticket_shape(thirty: Team) -> None:
         "created_at",
         "updated_at",
         "closed_at",
+        "is_watching",
+        "watcher_count",
     ]
     assert ticket["key"] == "OPS-30"
     assert ticket["project"] == str(thirty.project.pk)

@@ -149,13 +149,14 @@ TICKET_CREATE_STATEMENTS = [
     "SELECT",  # JWT user lookup
     # one statement: the project by key, the roles, the ticket counter (and row lock), the ticket's
     # INSERT, the event counter (and row lock), the event's INSERT
-    "WITH claimed AS (UPDATE tickets_project",
+    "WITH claimed AS (UPDATE tickets_project",  # ... and the reporter's and assignee's watcher rows
 ]
 TICKET_UPDATE_STATEMENTS = [
     "SELECT",  # JWT user lookup
     "SELECT",  # the ticket JOIN project, assignee, reporter, with the user's role (access check)
     "SELECT",  # the ticket again, locked, JOIN assignee, reporter: what the answer shows
     "UPDATE tickets_ticket",
+    # (a change of assignee adds one statement here: the new assignee's watcher row, test below)
     "WITH numbered AS (INSERT INTO tickets_eventcounter",  # the event, numbered in its own statement
 ]
 COMMENT_CREATE_STATEMENTS = [
@@ -163,6 +164,9 @@ COMMENT_CREATE_STATEMENTS = [
     "SELECT",  # the ticket JOIN project, assignee, reporter, with the user's role (access check)
     "INSERT INTO tickets_comment",
     "UPDATE tickets_ticket",  # comment_count
+    # The author watches the ticket from now on (SPEC §11): one idempotent INSERT ... ON CONFLICT DO
+    # NOTHING, in the comment's transaction so that a rolled-back comment makes no watcher.
+    "INSERT INTO tickets_watcher",
     "WITH numbered AS (INSERT INTO tickets_eventcounter",
 ]
 
@@ -199,3 +203,14 @@ def test_comment_create_statements(team):
     client = team.client("member")
     statements = _statements(lambda: client.post(f"/api/v1/tickets/{ticket.key}/comments/", {"body": "Hello"}))
     _starts(statements, COMMENT_CREATE_STATEMENTS)
+
+
+def test_ticket_reassignment_statements(team):
+    """A new assignee becomes a watcher: one more statement, only when the assignee changes."""
+    ticket = TicketFactory(project=team.project, reporter=team.member)
+    client = team.client("member")
+    statements = _statements(lambda: client.patch(f"/api/v1/tickets/{ticket.key}/", {"assignee": "me"}))
+    expected = [*TICKET_UPDATE_STATEMENTS[:3], "SELECT 1 AS a FROM tickets_membership"]  # the assignee is a member
+    _starts(
+        statements, [*expected, "UPDATE tickets_ticket", "INSERT INTO tickets_watcher", TICKET_UPDATE_STATEMENTS[4]]
+    )

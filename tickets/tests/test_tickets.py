@@ -29,6 +29,8 @@ TICKET_FIELDS = {
     "created_at",
     "updated_at",
     "closed_at",
+    "is_watching",  # the reader's (SPEC §11); events carry the ticket without these two
+    "watcher_count",
 }
 
 
@@ -48,6 +50,7 @@ def test_create_answers_the_full_ticket_with_a_key_and_an_etag(team):
     assert response.status_code == 201
     body = response.json()
     assert set(body) == TICKET_FIELDS
+    assert (body["is_watching"], body["watcher_count"]) == (True, 2)  # the reporter and the assignee
     assert body["key"] == "OPS-1"
     assert body["project"] == str(team.project.id)
     assert (body["status"], body["priority"], body["version"]) == ("open", "urgent", 1)

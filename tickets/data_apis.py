@@ -32,7 +32,7 @@ from tickets.serializers import (
     TicketBulkSerializer,
     TicketImportCreateSerializer,
     TicketImportSerializer,
-    TicketSerializer,
+    TicketWatchingSerializer,
 )
 from tickets.services import bulk, imports
 
@@ -117,7 +117,9 @@ BULK_ERRORS = inline_serializer(
     "A ticket already as asked is answered in `updated`, unchanged and without an event.",
     request=TicketBulkSerializer,
     responses={
-        200: inline_serializer("TicketBulkResult", {"updated": TicketSerializer(many=True), "errors": BULK_ERRORS})
+        200: inline_serializer(
+            "TicketBulkResult", {"updated": TicketWatchingSerializer(many=True), "errors": BULK_ERRORS}
+        )
     },
     examples=[
         OpenApiExample(

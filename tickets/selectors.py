@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from django.db import connection
-from django.db.models import BooleanField, Case, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import BooleanField, Case, Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.expressions import RawSQL
 
 from accounts.models import User
@@ -134,6 +134,21 @@ def _with_watching(tickets: QuerySet[Ticket], user: User) -> QuerySet[Ticket]:
         is_watching=RawSQL(_IS_WATCHING_SQL, [_user_db_id(user)], output_field=BooleanField()),
         watcher_count=RawSQL(_WATCHER_COUNT_SQL, [], output_field=IntegerField()),
     )
+
+
+def tickets_watching(*, ticket_ids: list[Any], user: User) -> dict[Any, dict[str, Any]]:
+    """`is_watching` and `watcher_count` of already access-checked tickets, for answers built without
+    the ticket's read (a bulk change's): one statement whatever their number."""
+    counts = {ticket_id: {"is_watching": False, "watcher_count": 0} for ticket_id in ticket_ids}
+    rows = (
+        Watcher.objects.filter(ticket_id__in=ticket_ids)
+        .values("ticket_id")
+        .annotate(count=Count("id"), mine=Count("id", filter=Q(user=user)))
+        .order_by()
+    )
+    for row in rows:
+        counts[row["ticket_id"]] = {"is_watching": row["mine"] > 0, "watcher_count": row["count"]}
+    return counts
 
 
 def _visible_tickets() -> QuerySet[Ticket]:

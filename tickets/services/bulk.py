@@ -16,11 +16,12 @@ from accounts.models import User
 from hopla.api.conditional import if_match_version, require_version
 from hopla.api.exceptions import ApplicationError
 from tickets.models import Event, EventType, Membership, Role, Ticket
-from tickets.selectors import require_role, tickets_lock_for_bulk
+from tickets.selectors import require_role, tickets_lock_for_bulk, tickets_watching
 from tickets.serializers import TicketSerializer
 from tickets.services.event_publishing import event_publish_on_commit
 from tickets.services.event_writing import event_new, event_numbers_reserve
 from tickets.services.tickets import ticket_changes_apply
+from tickets.services.watchers import watcher_pairs_add
 
 MAX_TICKETS = 500
 
@@ -106,7 +107,8 @@ def tickets_bulk_update(
         rendered.update(_write(actor, changed))
     rendered.update({ticket.pk: dict(TicketSerializer(ticket).data) for ticket in unchanged})
     # Each ticket once, in the order the request first named it.
-    outcome.updated = [rendered[pk] for pk in seen if pk in rendered]
+    watching = tickets_watching(ticket_ids=list(rendered), user=actor)
+    outcome.updated = [{**rendered[pk], **watching[pk]} for pk in seen if pk in rendered]
     return outcome
 
 
@@ -136,4 +138,10 @@ def _write(actor: User, changed: list[tuple[Ticket, dict[str, list[Any]]]]) -> d
     Event.objects.bulk_create(events)
     for event in events:
         event_publish_on_commit(event)
+    # A new assignee watches the ticket from then on (SPEC §11), as a single update makes them.
+    watcher_pairs_add(
+        (ticket.pk, ticket.assignee_id)
+        for ticket, ticket_changes in changed
+        if "assignee" in ticket_changes and ticket.assignee_id is not None
+    )
     return {event.ticket: event.data for event in events}

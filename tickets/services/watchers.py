@@ -27,17 +27,24 @@ def creation_watcher_ids(ticket: Ticket) -> list[Any]:
 def watchers_add(*, ticket_id: Any, user_ids: Iterable[Any]) -> list[Any]:
     """Make the users watchers of the ticket in one statement; answers the ids of those who were not
     already (the others are left as they are)."""
-    user_ids = list(dict.fromkeys(user_ids))
-    if not user_ids:
+    return [user_id for _, user_id in watcher_pairs_add([(ticket_id, user_id) for user_id in user_ids])]
+
+
+def watcher_pairs_add(pairs: Iterable[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+    """Make each (ticket, user) pair a watcher, all in one statement (a bulk change's new assignees);
+    answers the pairs that were not already."""
+    pairs = list(dict.fromkeys(pairs))
+    if not pairs:
         return []
-    rows = ", ".join(["(%s, %s)"] * len(user_ids))
-    values = [value for user_id in user_ids for value in (db_uuid(ticket_id), db_uuid(user_id))]
+    rows = ", ".join(["(%s, %s)"] * len(pairs))
+    values = [db_uuid(value) for pair in pairs for value in pair]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO tickets_watcher (ticket_id, user_id) VALUES {rows} ON CONFLICT DO NOTHING RETURNING user_id",
+            f"INSERT INTO tickets_watcher (ticket_id, user_id) VALUES {rows} ON CONFLICT DO NOTHING"
+            " RETURNING ticket_id, user_id",
             values,
         )
-        return [row[0] for row in cursor.fetchall()]
+        return [(row[0], row[1]) for row in cursor.fetchall()]
 
 
 def ticket_watch(*, ticket: Ticket, user: Any) -> None:

@@ -3,7 +3,7 @@
 import pytest
 
 from accounts.tests.factories import UserFactory
-from tickets.models import Event, EventType, Priority, Status, Ticket
+from tickets.models import Event, EventType, Priority, Status, Ticket, Watcher
 from tickets.tests.factories import MembershipFactory, ProjectFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +43,8 @@ def test_each_ticket_changes_with_its_own_event(team):
     assert [event.ticket for event in events] == [first.pk, second.pk]
     assert events[0].changes["status"] == ["open", "in_progress"]
     assert events[0].changes["labels"] == [["backlog", "ui"], ["ui", "q3"]]
-    assert events[0].data == body["updated"][0]
+    # The answer is the event's ticket plus the reader's watching fields (events carry none: SPEC §11).
+    assert {**events[0].data, "is_watching": True, "watcher_count": 1} == body["updated"][0]
     assert events[1].seq == events[0].seq + 1
 
 
@@ -137,11 +138,14 @@ def test_bad_input_is_a_400_naming_the_field_and_changes_nothing(team, body, fie
 def test_the_statements_do_not_grow_with_the_tickets(team, django_assert_num_queries):
     """The user, the assignee by email (the serializer), then in the transaction (a savepoint inside
     the test's own, hence SAVEPOINT and RELEASE): the tickets locked (one SELECT ... FOR UPDATE), the
-    assignee's memberships, one UPDATE, the events' numbers and one INSERT of the events."""
+    assignee's memberships, one UPDATE, the events' numbers, one INSERT of the events, one INSERT of the
+    new assignee as every ticket's watcher, and the answers' watching fields (one SELECT)."""
     assignee = MembershipFactory(project=team.project).user
     for size in (1, 50):
         keys = [TicketFactory(project=team.project, reporter=UserFactory()).key for _ in range(size)]
         client = team.client("member")
-        with django_assert_num_queries(9):
+        with django_assert_num_queries(11):
             response = bulk(client, tickets=keys, set={"assignee": assignee.email, "status": "in_progress"})
         assert len(response.json()["updated"]) == size
+        assert {(t["is_watching"], t["watcher_count"]) for t in response.json()["updated"]} == {(False, 1)}
+        assert Watcher.objects.filter(ticket__key__in=keys, user=assignee).count() == size

@@ -73,3 +73,17 @@ class PasswordChangeForm(NewPasswordForm):
 
 class ProfileForm(ServiceForm):
     full_name = _full_name()
+
+
+class NotificationPreferenceForm(ServiceForm):
+    """`notification_email` of SPEC §11, as `auth/me/` takes it."""
+
+    notification_email = forms.ChoiceField(
+        label="Send me emails about the tickets I watch",
+        choices=[
+            ("instant", "As they happen (at most one email a minute, listing what is still unread)"),
+            ("daily", "Once a day, a digest of what is still unread"),
+            ("off", "Never"),
+        ],
+        widget=forms.RadioSelect,
+    )

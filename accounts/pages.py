@@ -25,6 +25,7 @@ from rest_framework.throttling import BaseThrottle
 from accounts import services
 from accounts.forms import (
     NewPasswordForm,
+    NotificationPreferenceForm,
     PasswordChangeForm,
     PasswordResetRequestForm,
     ProfileForm,
@@ -146,6 +147,7 @@ def profile_page(request: HttpRequest) -> HttpResponse:
     assert isinstance(user, User)  # login_required
     profile_form = ProfileForm(initial={"full_name": user.full_name})
     password_form = PasswordChangeForm()
+    preference_form = NotificationPreferenceForm(initial={"notification_email": user.notification_email})
     if request.method == "POST":
         if refused := _throttled(request, UserWriteThrottle()):
             return refused
@@ -155,6 +157,13 @@ def profile_page(request: HttpRequest) -> HttpResponse:
             if profile_form.is_valid():
                 services.user_update_profile(user=user, full_name=profile_form.cleaned_data["full_name"])
                 messages.success(request, "Your name has been saved.")
+                return redirect("account:profile")
+        elif action == "notifications":
+            preference_form = NotificationPreferenceForm(request.POST)
+            if preference_form.is_valid():
+                choice = preference_form.cleaned_data["notification_email"]
+                services.user_update_profile(user=user, full_name=user.full_name, notification_email=choice)
+                messages.success(request, "Your email preference has been saved.")
                 return redirect("account:profile")
         elif action == "password":
             password_form = PasswordChangeForm(request.POST)
@@ -174,4 +183,5 @@ def profile_page(request: HttpRequest) -> HttpResponse:
                     return redirect("account:profile")
         else:
             return HttpResponseBadRequest("Unknown form.")
-    return render(request, "accounts/profile.html", {"profile_form": profile_form, "password_form": password_form})
+    forms = {"profile_form": profile_form, "password_form": password_form, "preference_form": preference_form}
+    return render(request, "accounts/profile.html", forms)

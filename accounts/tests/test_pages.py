@@ -281,7 +281,7 @@ def test_the_profile_page_is_two_queries(signed_in, user, django_assert_num_quer
     with django_assert_num_queries(2):  # the session and the user
         page = signed_in.get("/profile/")
     assert f"Signed in as {user.email}." in text(page)
-    assert 'data-slot="notification-preference"' in text(page)
+    assert "<legend>Send me emails about the tickets I watch</legend>" in text(page)
     assert 'href="/profile/"' in text(page)  # the header links to it
 
 
@@ -291,6 +291,24 @@ def test_a_person_changes_their_name(signed_in, user):
     user.refresh_from_db()
     assert user.full_name == "Grace Hopper"
     assert "Your name has been saved." in text(signed_in.get("/profile/"))
+
+
+def test_a_person_chooses_a_daily_digest_as_auth_me_shows_it(signed_in, user):
+    assert 'value="instant" required id="id_notification_email_0" checked' in text(signed_in.get("/profile/"))
+    response = post_form(signed_in, "/profile/", {"action": "notifications", "notification_email": "daily"})
+    assert response["Location"] == "/profile/"
+    assert User.objects.get(pk=user.pk).notification_email == "daily"
+    api = APIClient()
+    api.force_authenticate(user=User.objects.get(pk=user.pk))
+    assert api.get("/api/v1/auth/me/").json()["notification_email"] == "daily"
+    assert "Your email preference has been saved." in text(signed_in.get("/profile/"))
+
+
+def test_an_unknown_email_preference_is_refused_and_nothing_changes(signed_in, user):
+    response = post_form(signed_in, "/profile/", {"action": "notifications", "notification_email": "hourly"})
+    assert response.status_code == 200
+    assert "Select a valid choice." in text(response)
+    assert User.objects.get(pk=user.pk).notification_email == "instant"
 
 
 def test_an_empty_name_is_refused(signed_in, user):

@@ -212,3 +212,31 @@ def test_html_in_titles_and_comments_does_not_run(browsing, team):
     assert page.title() != "pwned"
     assert page.locator("img[src=x]").count() == 0
     assert browsing.errors == []
+
+
+def test_the_bell_counts_a_notification_live_and_marks_all_read(browsing, team):
+    from notifications.making import notifications_make
+
+    ticket = TicketFactory(project=team.project, reporter=team.member, title="Watch <b>me</b>")
+    assert client_for(team.member).put(f"/api/v1/tickets/{ticket.key}/watch/").status_code == 204
+    notifications_make()  # the worker's cursor starts at the newest event
+    page = open_board(browsing, team.member)
+    bell = page.locator("#notifications button.bell")
+    expect(bell).to_have_attribute("aria-label", "Notifications, 0 unread")
+
+    response = client_for(team.admin).post(f"/api/v1/tickets/{ticket.key}/comments/", {"body": "On it"}, format="json")
+    assert response.status_code == 201
+    while notifications_make():  # what the worker's periodic task does, then pushes after commit
+        pass
+
+    expect(bell).to_have_attribute("aria-label", "Notifications, 1 unread")
+    expect(page.locator("#notifications .bell-count")).to_have_text("1")
+    bell.click()
+    menu = page.get_by_role("region", name="Your latest notifications")
+    entry = menu.get_by_role("link", name=f"commented on {ticket.key} Watch <b>me</b>")
+    expect(entry).to_be_visible()
+    assert serious_accessibility_violations(page) == []
+    menu.get_by_role("button", name="Mark all read").click()
+    expect(bell).to_have_attribute("aria-label", "Notifications, 0 unread")
+    expect(page.locator("#notifications .bell-count")).to_be_hidden()
+    assert browsing.errors == []

@@ -22,6 +22,8 @@ export function connectLive({ lastSeq, indicator, onEvent, onSessionEnded }) {
         socket.send(JSON.stringify({ action: "resume", after_seq: seq }));
         attempts = 0;
         show("live", "Live");
+      } else if (payload.type === "notification") {
+        window.dispatchEvent(new CustomEvent("hopla:notification", { detail: payload.notification }));
       } else if (payload.type === "event") {
         seq = Math.max(seq, payload.event.seq);
         onEvent(payload.event);

@@ -156,7 +156,30 @@ def _collected(receiver: _Receiver, hooks: list[_Hook], events: list[Event]) -> 
     expected = len(events) * len(hooks)
     receiver.wait_for(expected, 30 + expected / 20)
     arrivals = receiver.arrivals()
-    return arrivals, _tally(arrivals, hooks, events)
+    tally = _tally(arrivals, hooks, events)
+    if tally.lost:
+        _print_missing(arrivals, hooks, events)
+    return arrivals, tally
+
+
+def _print_missing(arrivals: list[_Arrival], hooks: list[_Hook], events: list[Event]) -> None:
+    """What the rows say of the deliveries that did not arrive in time: pending for a retry (an attempt
+    failed, and why), never made, or succeeded without the receiver recording it."""
+    arrived = {(arrival.hook, arrival.event_id) for arrival in arrivals}
+    by_webhook = {hook.webhook.pk: hook.name for hook in hooks}
+    rows = Delivery.objects.filter(webhook__in=[hook.webhook for hook in hooks], event_id__in=[e.id for e in events])
+    made = set()
+    for delivery in rows.only("webhook_id", "event_id", "status", "attempts", "next_attempt_at", "last_error"):
+        made.add((by_webhook[delivery.webhook_id], str(delivery.event_id)))
+        if (by_webhook[delivery.webhook_id], str(delivery.event_id)) not in arrived:
+            print(
+                f"W6: not arrived: hook {by_webhook[delivery.webhook_id]} event {delivery.event_id}: {delivery.status},"
+                f" {delivery.attempts} attempts, next {delivery.next_attempt_at}, error {delivery.last_error[:200]!r}",
+                flush=True,
+            )
+    never = {(hook.name, str(event.id)) for hook in hooks for event in events} - made
+    if never:
+        print(f"W6: {len(never)} (webhook, event) pairs have no delivery row", flush=True)
 
 
 def _rate(tally: _Tally, arrivals: list[_Arrival], started: float) -> float:

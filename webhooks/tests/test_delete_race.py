@@ -14,82 +14,73 @@ from webhooks.services import webhook_create, webhook_delete
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("webhook_settings")]
 
 
-def test_a_dispatch_committing_between_a_deletes_collection_and_its_delete_loses(project, admin, receiver):
-    webhook = webhook_create(project=project, actor=admin, url=receiver.url, events=["*"])
-    inserted, commit_now, finished = threading.Event(), threading.Event(), threading.Event()
-    dispatch_errors: list[Exception] = []
+class Dispatch:
+    """The worker's dispatch in a thread of its own, inserting a delivery for the webhook and
+    committing when told to; it records the IntegrityError it loses with."""
 
-    def dispatch() -> None:
-        """The worker's dispatch, inserting a delivery for the webhook; it commits when told to."""
+    def __init__(self, webhook: Webhook) -> None:
+        self.webhook = webhook
+        self.inserted, self.commit_now, self.finished = threading.Event(), threading.Event(), threading.Event()
+        self.errors: list[Exception] = []
+        self.thread = threading.Thread(target=self._run)
+        self.thread.start()
+        assert self.inserted.wait(10)
+
+    def _run(self) -> None:
         try:
             with transaction.atomic():
                 Delivery.objects.create(
-                    webhook_id=webhook.pk, event_id=uuid.uuid4(), event_type="ticket.created", payload={}
+                    webhook_id=self.webhook.pk, event_id=uuid.uuid4(), event_type="ticket.created", payload={}
                 )
-                inserted.set()
-                commit_now.wait(10)
+                self.inserted.set()
+                self.commit_now.wait(10)
         except IntegrityError as error:
-            dispatch_errors.append(error)
+            self.errors.append(error)
         finally:
-            finished.set()
+            self.finished.set()
             connection.close()
 
-    def between_collection_and_delete(**kwargs: object) -> None:
-        # Django sends pre_delete after collecting the deliveries and before deleting the rows: the
-        # moment a committing dispatch used to slip in. Its commit now waits for the delete's row lock,
-        # so it cannot finish within this bounded wait.
-        commit_now.set()
-        finished.wait(1)
+    def commit_while_waiting(self) -> None:
+        """Tell it to commit, and give it a bounded moment: a commit blocked by a row lock cannot finish."""
+        self.commit_now.set()
+        self.finished.wait(1)
 
-    thread = threading.Thread(target=dispatch)
-    thread.start()
-    assert inserted.wait(10)
+
+def test_a_dispatch_committing_between_a_deletes_collection_and_its_delete_loses(project, admin, receiver):
+    webhook = webhook_create(project=project, actor=admin, url=receiver.url, events=["*"])
+    dispatch = Dispatch(webhook)
+
+    def between_collection_and_delete(**kwargs: object) -> None:
+        # Django sends pre_delete before deleting the rows: the moment a committing dispatch used to slip in.
+        dispatch.commit_while_waiting()
+
     pre_delete.connect(between_collection_and_delete, sender=Webhook, dispatch_uid="delete-race")
     try:
         webhook_delete(webhook=webhook)
     finally:
         pre_delete.disconnect(sender=Webhook, dispatch_uid="delete-race")
-    thread.join(10)
+    dispatch.thread.join(10)
 
     assert not Webhook.objects.filter(pk=webhook.pk).exists()
     assert not Delivery.objects.exists()
-    assert len(dispatch_errors) == 1  # the dispatch lost; its next tick runs without the webhook
+    assert len(dispatch.errors) == 1  # the dispatch lost; its next tick runs without the webhook
 
 
 def test_a_dispatch_committing_while_its_project_is_deleted_loses(project, admin, receiver):
     """The project's delete removes the deliveries, then the webhooks: a dispatch committing between the
     two statements used to fail the project's delete at COMMIT (its deferred foreign key)."""
     webhook = webhook_create(project=project, actor=admin, url=receiver.url, events=["*"])
-    inserted, commit_now, finished = threading.Event(), threading.Event(), threading.Event()
-    dispatch_errors: list[Exception] = []
-
-    def dispatch() -> None:
-        try:
-            with transaction.atomic():
-                Delivery.objects.create(
-                    webhook_id=webhook.pk, event_id=uuid.uuid4(), event_type="ticket.created", payload={}
-                )
-                inserted.set()
-                commit_now.wait(10)
-        except IntegrityError as error:
-            dispatch_errors.append(error)
-        finally:
-            finished.set()
-            connection.close()
+    dispatch = Dispatch(webhook)
 
     def before_the_webhooks_go(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
         if sql.startswith('DELETE FROM "webhooks_webhook"'):
-            commit_now.set()
-            finished.wait(1)
+            dispatch.commit_while_waiting()
         return execute(sql, params, many, context)
 
-    thread = threading.Thread(target=dispatch)
-    thread.start()
-    assert inserted.wait(10)
     with transaction.atomic(), connection.execute_wrapper(before_the_webhooks_go):
         project_delete(project=project, actor=admin)
-    thread.join(10)
+    dispatch.thread.join(10)
 
     assert not Webhook.objects.filter(pk=webhook.pk).exists()
     assert not Delivery.objects.exists()
-    assert len(dispatch_errors) == 1
+    assert len(dispatch.errors) == 1

@@ -37,6 +37,8 @@ _USER_FIELDS = [field.attname for field in User._meta.concrete_fields]
 # What the list selects of the joined assignee and reporter, in the model's column order.
 _SUMMARY_FIELDS = [name for name in _USER_FIELDS if name in LIST_USER_FIELDS]
 _TICKET_COLUMNS = [field.attname for field in Ticket._meta.concrete_fields if field.name != "search_vector"]
+# ticket_list's annotations, which Django selects after the ticket's columns (SPEC §11's reader fields).
+_READER_COLUMNS = ["is_watching", "watcher_count"]
 
 # query string -> (count statement, page statement); user statement
 _list_statements: dict[str, tuple[str, str]] = {}
@@ -120,6 +122,8 @@ def _ticket_json(ticket: dict[str, Any], assignee: Any, reporter: Any) -> dict[s
         "created_at": _api_datetime(ticket["created_at"]),
         "updated_at": _api_datetime(ticket["updated_at"]),
         "closed_at": _api_datetime(ticket["closed_at"]),
+        "is_watching": ticket["is_watching"],
+        "watcher_count": ticket["watcher_count"],
     }
 
 
@@ -161,11 +165,11 @@ def _ticket_list(request: HttpRequest) -> HttpResponse:
             rows = cursor.fetchall()
     # The ticket's columns, then the joined assignee's and reporter's summary columns (the order of
     # ticket_list's select_related).
-    assignee_at = len(_TICKET_COLUMNS)
+    assignee_at = len(_TICKET_COLUMNS) + len(_READER_COLUMNS)
     reporter_at = assignee_at + len(_SUMMARY_FIELDS)
     results = [
         _ticket_json(
-            dict(zip(_TICKET_COLUMNS, row, strict=False)),
+            dict(zip(_TICKET_COLUMNS + _READER_COLUMNS, row, strict=False)),
             _user_summary(row, assignee_at, _SUMMARY_FIELDS),
             _user_summary(row, reporter_at, _SUMMARY_FIELDS),
         )
@@ -219,6 +223,8 @@ WITH claimed AS (
         assignee_id, reporter_id, due_date, version, comment_count, image_count, created_at, updated_at, closed_at)
     SELECT %s, id, number, key, %s, '', 'open', %s, '[]', NULL, %s, NULL, 1, 0, 0, %s, %s, NULL FROM claimed
     RETURNING 1
+), watched AS (
+    INSERT INTO tickets_watcher (ticket_id, user_id) SELECT %s, %s FROM inserted RETURNING 1
 ), numbered AS (
     INSERT INTO tickets_eventcounter (id, last)
     SELECT 1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM tickets_event) FROM claimed, inserted
@@ -230,6 +236,9 @@ SELECT last, %s, 'ticket.created', claimed.id, %s, %s, %s, '{}',
 FROM numbered, claimed
 RETURNING seq, project_id, (SELECT key FROM claimed)
 """
+
+
+_INSERT_WATCHER = "INSERT INTO tickets_watcher (ticket_id, user_id) VALUES (%s, %s)"
 
 
 def _ticket_create(request: HttpRequest) -> HttpResponse:
@@ -254,6 +263,7 @@ def _ticket_create(request: HttpRequest) -> HttpResponse:
         now = timezone.now()
         values = [ticket_id, project_id, number, key, title, Priority.MEDIUM, _user_id(user), now, now]
         cursor.execute(_INSERT_TICKET, values)
+        cursor.execute(_INSERT_WATCHER, [ticket_id, _user_id(user)])
     body_json = _ticket_json(_new_ticket(ticket_id, key, project_id, title, now), None, _user_summary(user, 0))
     return _json_response(body_json, status=201)
 
@@ -264,8 +274,9 @@ def _ticket_create_with_event(user: Any, project_key: str, title: str, ticket_id
     body_json = _ticket_json(_new_ticket(ticket_id, "", None, title, now), None, _user_summary(user, 0))
     event_id = uuid.uuid4()
     user_id = _user_id(user)
-    values: list[Any] = [project_key, user_id, ticket_id, title, Priority.MEDIUM, user_id, now, now]
-    values += [event_id, ticket_id, user_id, now, orjson.dumps(body_json).decode(), now]
+    values: list[Any] = [project_key, user_id, ticket_id, title, Priority.MEDIUM, user_id, now, now, ticket_id, user_id]
+    event_data = {name: value for name, value in body_json.items() if name not in _READER_COLUMNS}  # as events carry it
+    values += [event_id, ticket_id, user_id, now, orjson.dumps(event_data).decode(), now]
     with connection.cursor() as cursor:
         cursor.execute(_CREATE_WITH_EVENT, values)
         created = cursor.fetchone()
@@ -311,6 +322,9 @@ def _new_ticket(ticket_id: uuid.UUID, key: str, project_id: Any, title: str, now
         "created_at": now,
         "updated_at": now,
         "closed_at": None,
+        # The reporter watches a new ticket (SPEC §11): the floor writes that row as hopla does.
+        "is_watching": True,
+        "watcher_count": 1,
     }
 
 

@@ -32,10 +32,17 @@ function showCount(count) {
 }
 
 async function refreshCount() {
+  // A plain fetch, not api(): a count asked in the background never navigates, not even to the login
+  // page when the session has just ended (that would cut short the navigation the person started,
+  // e.g. logging out). The count stays as it was; the next poll or notification tries again.
   try {
-    showCount((await api("GET", "notifications/unread-count/")).count);
+    const response = await fetch("/api/v1/notifications/unread-count/", {
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    });
+    if (response.ok) showCount((await response.json()).count);
   } catch {
-    // The count stays as it was; the next poll or notification tries again.
+    // offline for now
   }
 }
 

@@ -10,8 +10,6 @@ from tickets.search import ticket_search_query
 from tickets.tests.conftest import Team
 from tickets.tests.test_filters import URL, list_keys, make_ticket
 
-pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL full-text search")
-
 
 @pytest.fixture
 def searchable(team: Team) -> Team:

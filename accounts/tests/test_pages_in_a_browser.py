@@ -107,17 +107,19 @@ def test_a_person_signs_up_logs_in_and_resets_their_password_by_email(browsing: 
     expect(page.get_by_text("Welcome to hopla, Ada Lovelace.")).to_be_visible()
     assert page.url == f"{base_url}/board/"
 
-    # Logs out and in again.
+    # Logs out (which lands on the login page) and in again. Waiting for that page matters: a goto
+    # issued while the logout's redirect is still loading cancels it (ERR_ABORTED in the error log).
     page.get_by_role("button", name="Log out").click()
-    page.goto("/login/")
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    assert page.url == f"{base_url}/login/"
     page.get_by_label("Email").fill("ada@example.com")
     page.get_by_label("Password").fill("first-passphrase-1815")
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("link", name="ada@example.com")).to_be_visible()
     page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
 
     # Forgets the password: asks for a link.
-    page.goto("/login/")
     page.get_by_role("link", name="Forgot your password?").click()
     page.get_by_label("Email").fill("ADA@example.com")
     page.get_by_role("button", name="Email me a link").click()

@@ -60,8 +60,13 @@ $(CHROMIUM):
 
 # Runs against the real PostgreSQL and Redis (see conftest.py for the defaults and how to start them)
 # and a headless chromium, then the Postman collection with newman against a live server and worker.
+# PYTEST_WORKERS processes (pytest-xdist), each on a database, Redis db and channel prefix of its own
+# (hopla/settings/test.py); a file's tests stay on one worker, which starts its servers once. Much of a
+# test's time is spent waiting on servers, browsers and the database, so there are more than cores.
+PYTEST_WORKERS ?= 3
+
 test: lint $(CHROMIUM)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=15 $(PYTEST_ARGS)
 	scripts/run_postman.sh
 
 postman: $(DEV)

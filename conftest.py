@@ -55,6 +55,31 @@ def _published_marks_written_before_the_test_database_goes(
         _published_marks.flush()
 
 
+def _uses_the_database(request: pytest.FixtureRequest) -> bool:
+    return bool(request.node.get_closest_marker("django_db")) or bool(
+        {"db", "transactional_db", "django_db_reset_sequences"} & set(request.fixturenames)
+    )
+
+
+@pytest.fixture(autouse=True)
+def _event_cursors_as_migrated(
+    request: pytest.FixtureRequest, django_db_setup: None, django_db_blocker: DjangoDbBlocker
+) -> None:
+    """The event consumers' cursor rows exist, as their migrations made them. A transactional test's
+    flush deletes them, and a test after it on the same database would find none and consume nothing
+    (the first consume makes the row at the newest event). pytest-django runs every transactional test
+    last, but pytest-xdist hands each worker files in turn, so on a worker they follow one another."""
+    if not _uses_the_database(request):
+        return
+    from notifications.models import NotifyCursor
+    from tickets.event_cursor import event_cursor_ensure
+    from webhooks.models import DispatchCursor
+
+    with django_db_blocker.unblock():
+        for cursor_model in (NotifyCursor, DispatchCursor):
+            event_cursor_ensure(cursor_model)
+
+
 @pytest.fixture(autouse=True)
 def _clean_redis() -> Iterator[None]:
     """Throttle counters and queued jobs live in Redis db 15; each test starts from an empty one."""

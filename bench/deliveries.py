@@ -132,6 +132,13 @@ class _Tally:
     duplicated: int  # arrivals beyond the first of their pair
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process, every thread included (/proc/<pid>/stat fields 14 and 15)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _last_seq() -> int:
     return int(Event.objects.aggregate(last=Max("seq"))["last"] or 0)
 
@@ -224,15 +231,19 @@ def _hopla_round(
         for _ in range(count):
             writer.update()
         receiver.clear()
-        started = time.time()
+        started, cpu_before = time.time(), _cpu_seconds(worker.pid)
     events = _events_after(project, mark)
     arrivals, tally = _collected(receiver, hooks, events)
+    worker_cpu_ms = (_cpu_seconds(worker.pid) - cpu_before) * 1000 / max(tally.delivered, 1)
     times = sorted(arrival.at for arrival in arrivals) or [started]
     deliveries = Delivery.objects.filter(webhook__in=[hook.webhook for hook in hooks], event_seq__gt=mark)
     rows_written = deliveries.aggregate(last=Max("created_at"))["last"]
     dispatched = f"{rows_written.timestamp() - started:.2f} s" if rows_written else "-"
     steady = (len(times) - 1) / (times[-1] - times[0]) if times[-1] > times[0] else 0.0
-    detail = f"rows written after {dispatched}, first arrival {times[0] - started:.2f} s, then {steady:.0f}/s"
+    detail = (
+        f"rows written after {dispatched}, first arrival {times[0] - started:.2f} s, then {steady:.0f}/s,"
+        f" worker CPU {worker_cpu_ms:.2f} ms a delivery"
+    )
     return _rate(tally, arrivals, started), tally, events, detail
 
 
@@ -254,18 +265,20 @@ def _signed_post(client: httpx.Client, url: str, hook: _Hook, payload: dict[str,
 
 def _floor_round(
     client: httpx.Client, receiver: _Receiver, receiver_url: str, hooks: list[_Hook], events: list[Event]
-) -> tuple[float, _Tally]:
-    """Deliveries per second of the loop, on the same events (built as the WebSocket shows them beforehand:
-    reading the table is the outbox's part, which the loop does not have)."""
+) -> tuple[float, _Tally, float]:
+    """Deliveries per second of the loop, and its own CPU milliseconds a delivery, on the same events (built
+    as the WebSocket shows them beforehand: reading the table is the outbox's part, which the loop does not
+    have)."""
     payloads = [event_payload(event) for event in events]
     urls = {hook.name: f"{receiver_url}/hooks/{hook.name}" for hook in hooks}
     receiver.clear()
-    started = time.time()
+    started, cpu_before = time.time(), time.process_time()
     for payload in payloads:
         for hook in hooks:
             _signed_post(client, urls[hook.name], hook, payload)
+    cpu_ms = (time.process_time() - cpu_before) * 1000 / max(len(payloads) * len(hooks), 1)
     arrivals, tally = _collected(receiver, hooks, events)
-    return _rate(tally, arrivals, started), tally
+    return _rate(tally, arrivals, started), tally, cpu_ms
 
 
 def _check_bodies(arrivals: list[_Arrival], hooks: list[_Hook], events: list[Event]) -> None:
@@ -457,7 +470,10 @@ def run(
                         )
                         measured[side] = (rate, tally)
                     else:
-                        measured[side] = _floor_round(client, receiver, receiver_url, hooks, latest)
+                        floor_rate, floor_tally, loop_cpu_ms = _floor_round(
+                            client, receiver, receiver_url, hooks, latest
+                        )
+                        measured[side] = (floor_rate, floor_tally)
                 (hopla_rate, hopla_tally), (floor_rate, floor_tally) = measured["hopla"], measured["floor"]
                 throughput.add(hopla_rate, floor_rate)
                 lost.add(hopla_tally.lost, floor_tally.lost)
@@ -466,7 +482,7 @@ def run(
                     f"round {number + 1}: hopla {hopla_rate:.0f} deliveries/s, loop {floor_rate:.0f}/s, "
                     f"ratio {hopla_rate / floor_rate if floor_rate else 0:.2f}; lost {hopla_tally.lost}/"
                     f"{floor_tally.lost}, duplicated {hopla_tally.duplicated}/{floor_tally.duplicated}; "
-                    f"hopla: {detail}",
+                    f"hopla: {detail}; loop CPU {loop_cpu_ms:.2f} ms a delivery",
                     flush=True,
                 )
             throughput.note_spread()

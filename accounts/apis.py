@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -23,6 +23,7 @@ from accounts.serializers import (
     UserSerializer,
 )
 from accounts.throttles import LoginEmailThrottle, LoginIPThrottle, PasswordResetThrottle, RegisterThrottle
+from tickets.services.invitations import invitation_register
 
 
 # Reachable without a token; a stale Authorization header must not turn it into a 401. (A comment,
@@ -36,12 +37,44 @@ class RegisterApi(PublicApi):
     throttle_classes = [RegisterThrottle]
 
     @extend_schema(
-        request=RegisterSerializer, responses={201: UserSerializer}, tags=["auth"], summary="Create an account"
+        request=RegisterSerializer,
+        responses={201: UserSerializer},
+        tags=["auth"],
+        summary="Create an account, and join a project with an invitation",
+        description=(
+            "With `invitation` (the token of an emailed invitation link) the account is created and joins "
+            "the project with the invited role, or nothing happens: a link that was changed is 400 "
+            "`invitation_invalid`, an expired one `invitation_expired`, a used one `invitation_used`, a "
+            "revoked one `invitation_revoked`, and another email than the invited one "
+            "`invitation_email_mismatch`."
+        ),
+        examples=[
+            OpenApiExample(
+                "Sign up",
+                value={"email": "ann@example.com", "password": "correct horse battery", "full_name": "Ann Lee"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Sign up through an invitation",
+                value={
+                    "email": "new.hire@example.com",
+                    "password": "correct horse battery",
+                    "full_name": "New Hire",
+                    "invitation": "5b0f5c1e-8f7e-4a43-9d2b-0c4f3c1e2a11:Qm9yzV6o2n3xk0c1xT7o3Jd8a0bG0dK7m1Yt5c2Vn4E",
+                },
+                request_only=True,
+            ),
+        ],
     )
     def post(self, request: Request) -> Response:
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = services.user_register(**serializer.validated_data)
+        fields = dict(serializer.validated_data)
+        token = fields.pop("invitation", None)
+        if token is None:
+            user = services.user_register(**fields)
+        else:
+            user, _ = invitation_register(token=token, **fields)
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
 

@@ -40,9 +40,19 @@ def _full_name() -> forms.CharField:
 
 
 class SignupForm(ServiceForm):
+    """With `invited_email`, the sign-up of an invitation: the email is the invited one, shown read-only
+    (the service refuses any other), and the link's token travels in a hidden field."""
+
     full_name = _full_name()
     email = _email()
     password = _password("Password")
+    invitation = forms.CharField(max_length=200, required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, invited_email: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if invited_email:
+            self.fields["email"].initial = invited_email
+            self.fields["email"].widget.attrs["readonly"] = True
 
 
 class PasswordResetRequestForm(ServiceForm):

@@ -35,6 +35,13 @@ from accounts.models import User
 from accounts.throttles import LoginIPThrottle, LoginPageEmailThrottle, PasswordResetThrottle, RegisterThrottle
 from hopla.api.exceptions import InvalidField
 from hopla.api.throttling import UserWriteThrottle
+from tickets.models import Invitation
+from tickets.services.invitations import (
+    InvitationRefused,
+    invitation_accept,
+    invitation_for_token,
+    invitation_register,
+)
 
 # The reset token moves from the emailed address into the session, then the page answers at this
 # address instead, so the token is neither left in the address bar nor sent in a Referer (as Django's
@@ -68,22 +75,70 @@ class ThrottledLoginView(LoginView):
 
 @require_http_methods(["GET", "HEAD", "POST"])
 def signup_page(request: HttpRequest) -> HttpResponse:
+    """Sign up; with `?invitation=<token>` (the emailed link, SPEC §4) the page names the project, the
+    email is the invited one, and the new account joins the project. A signed-in person opening a link
+    sent to their own address accepts it instead."""
+    token = request.POST.get("invitation", "") if request.method == "POST" else request.GET.get("invitation", "")
+    invitation = None
+    if token:
+        try:
+            invitation = invitation_for_token(token)
+        except InvitationRefused as refusal:
+            return _invitation_refused(request, refusal)
     if request.user.is_authenticated:
-        return redirect(settings.LOGIN_REDIRECT_URL)
-    form = SignupForm(request.POST) if request.method == "POST" else SignupForm()
+        if invitation is None:
+            return redirect(settings.LOGIN_REDIRECT_URL)
+        return _invitation_accept_page(request, invitation, token)
+    if request.method == "POST":
+        form = SignupForm(request.POST, invited_email=invitation.email if invitation else None)
+    else:
+        form = SignupForm(invited_email=invitation.email if invitation else None, initial={"invitation": token})
     if request.method == "POST":
         if refused := _throttled(request, RegisterThrottle()):
             return refused
         if form.is_valid():
+            fields = {name: form.cleaned_data[name] for name in ("email", "password", "full_name")}
             try:
-                user = services.user_register(**form.cleaned_data)
+                if invitation is None:
+                    user = services.user_register(**fields)
+                else:
+                    user, _ = invitation_register(token=token, **fields)
+            except InvitationRefused as refusal:  # used, revoked or expired meanwhile
+                return _invitation_refused(request, refusal)
             except InvalidField as error:
                 form.add_service_error(error)
             else:
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-                messages.success(request, f"Welcome to hopla, {user.full_name}.")
-                return redirect(settings.LOGIN_REDIRECT_URL)
-    return render(request, "accounts/signup.html", {"form": form})
+                if invitation is None:
+                    messages.success(request, f"Welcome to hopla, {user.full_name}.")
+                    return redirect(settings.LOGIN_REDIRECT_URL)
+                return _joined(request, invitation, f"Welcome to hopla, {user.full_name}.")
+    return render(request, "accounts/signup.html", {"form": form, "invitation": invitation})
+
+
+def _invitation_accept_page(request: HttpRequest, invitation: Invitation, token: str) -> HttpResponse:
+    user = request.user
+    assert isinstance(user, User)
+    if request.method == "POST":
+        if refused := _throttled(request, UserWriteThrottle()):
+            return refused
+        try:
+            invitation_accept(token=token, user=user)
+        except InvitationRefused as refusal:
+            return _invitation_refused(request, refusal)
+        return _joined(request, invitation, "")
+    context = {"invitation": invitation, "token": token, "for_you": user.email == invitation.email}
+    return render(request, "accounts/invitation_accept.html", context)
+
+
+def _joined(request: HttpRequest, invitation: Invitation, greeting: str) -> HttpResponse:
+    role = invitation.get_role_display().lower()  # type: ignore[attr-defined]
+    messages.success(request, f"{greeting} You have joined {invitation.project.name} as {role}.".strip())
+    return redirect("board:board", project_key=invitation.project.key)
+
+
+def _invitation_refused(request: HttpRequest, refusal: InvitationRefused) -> HttpResponse:
+    return render(request, "accounts/invitation_invalid.html", {"problem": refusal.detail}, status=400)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

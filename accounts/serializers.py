@@ -20,6 +20,14 @@ class RegisterSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
     full_name = serializers.CharField(min_length=1, max_length=150)
+    invitation = serializers.CharField(
+        max_length=200,
+        required=False,
+        help_text=(
+            "The token of an invitation link (its `invitation` parameter): the new account joins that "
+            "project with the invited role. `email` must be the invited address."
+        ),
+    )
 
 
 class PasswordChangeSerializer(serializers.Serializer):

@@ -86,6 +86,7 @@ def save(variable: str, expression: str) -> list[str]:
 USER = ("id", "email", "full_name", "date_joined", "notification_email")
 PROJECT = ("id", "key", "name", "description", "created_by", "created_at", "updated_at", "my_role")
 MEMBER = ("user", "role", "joined_at")
+INVITATION = ("id", "email", "role", "invited_by", "created_at", "expires_at")
 TICKET = (
     "id", "key", "project", "title", "description", "status", "priority", "labels", "assignee", "reporter",
     "due_date", "version", "comment_count", "image_count", "created_at", "updated_at", "closed_at", "is_watching",
@@ -296,11 +297,73 @@ projects = [
         tests=[*status(201), *keys(*MEMBER)],
     ),
     request(
-        "Add an unknown user",
+        "Add someone who is neither a user nor an email",
         "POST",
         "/api/v1/projects/{{projectId}}/members/",
-        body={"user": "nobody@example.com"},
+        body={"user": "nobody@"},
         tests=error(400, "invalid"),
+    ),
+    request(
+        "Invite an email that has no account",
+        "POST",
+        "/api/v1/projects/{{projectId}}/members/",
+        body={"user": "carol-{{run}}@example.com", "role": "viewer"},
+        tests=[
+            *status(201),
+            *keys(*INVITATION),
+            "const body = pm.response.json();",
+            "pm.test('viewer', () => pm.expect(body.role).to.eql('viewer'));",
+            *save("invitationId", "body.id"),
+        ],
+    ),
+    request(
+        "Invite it again: the open invitation is refreshed and sent again",
+        "POST",
+        "/api/v1/projects/{{projectId}}/members/",
+        body={"user": "Carol-{{run}}@example.com", "role": "member"},
+        tests=[
+            *status(200),
+            *keys(*INVITATION),
+            "const body = pm.response.json();",
+            "pm.test('same invitation', () => pm.expect(body.id).to.eql(pm.collectionVariables.get('invitationId')));",
+            "pm.test('new role', () => pm.expect(body.role).to.eql('member'));",
+        ],
+    ),
+    request(
+        "List pending invitations",
+        "GET",
+        "/api/v1/projects/{{projectId}}/invitations/",
+        tests=[
+            *status(200),
+            *keys(*PAGE),
+            "pm.test('listed', () => pm.expect(pm.response.json().results.map((i) => i.id))"
+            ".to.include(pm.collectionVariables.get('invitationId')));",
+        ],
+    ),
+    request(
+        "Register with a changed invitation link",
+        "POST",
+        "/api/v1/auth/register/",
+        anonymous=True,
+        body={
+            "email": "carol-{{run}}@example.com",
+            "password": "{{password}}",
+            "full_name": "Carol Postman",
+            "invitation": "{{invitationId}}:not-our-signature",
+        },
+        tests=error(400, "invitation_invalid"),
+    ),
+    request(
+        "Revoke the invitation",
+        "DELETE",
+        "/api/v1/projects/{{projectId}}/invitations/{{invitationId}}/",
+        tests=status(204),
+    ),
+    request(
+        "A revoked invitation is no longer pending",
+        "DELETE",
+        "/api/v1/projects/{{projectId}}/invitations/{{invitationId}}/",
+        tests=error(404, "not_found"),
     ),
     request("List members", "GET", "/api/v1/projects/{{projectId}}/members/", tests=[*status(200), *keys(*PAGE)]),
     request(
@@ -1075,6 +1138,7 @@ VARIABLES = [
     "refreshToken", "oldRefreshToken", "projectId", "ticketId", "ticketKey", "commentId", "imageId", "imagePolls",
     "webhookUrl", "webhookId", "webhookSecret", "deliveryId", "idempotencyKey", "idempotentTicketId",
     "importId", "importPolls", "otherPassword", "otherAccessToken", "notificationPolls", "notificationId",
+    "invitationId",
 ]  # fmt: skip
 
 collection = {

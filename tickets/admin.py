@@ -12,6 +12,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.forms import BaseModelFormSet
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import ngettext
 
@@ -24,6 +25,8 @@ from tickets.models import (
     EventType,
     Image,
     ImageStatus,
+    Invitation,
+    InvitationStatus,
     Membership,
     PendingImageData,
     Project,
@@ -32,6 +35,7 @@ from tickets.models import (
 )
 from tickets.services.comments import comment_delete, comment_update
 from tickets.services.images import image_delete, images_retry_failed
+from tickets.services.invitations import invitation_revoke
 from tickets.services.projects import (
     member_add,
     member_remove,
@@ -395,3 +399,63 @@ class ImageAdmin(ServiceAdmin):
 
     def delete_model(self, request: HttpRequest, obj: Image) -> None:
         image_delete(image=obj, actor=admin_actor(request))
+
+
+class InvitationStatusFilter(admin.SimpleListFilter):
+    """Invitations by where they stand, worked out from their timestamps as `Invitation.status_at` does."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(choice.value, str(choice.label)) for choice in InvitationStatus]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> QuerySet[Invitation]:
+        now = timezone.now()
+        open_ = {"accepted_at__isnull": True, "revoked_at__isnull": True}
+        filters: dict[str | None, dict[str, Any]] = {
+            InvitationStatus.PENDING: {**open_, "expires_at__gt": now},
+            InvitationStatus.EXPIRED: {**open_, "expires_at__lte": now},
+            InvitationStatus.ACCEPTED: {"accepted_at__isnull": False},
+            InvitationStatus.REVOKED: {"accepted_at__isnull": True, "revoked_at__isnull": False},
+        }
+        chosen = filters.get(self.value())
+        return queryset.filter(**chosen) if chosen is not None else queryset
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Read-only: invitations are made by adding a member by email (API), and closed by their use or
+    by the revoke action here. The link's token is never shown: it is the id signed with SECRET_KEY,
+    made only into the email."""
+
+    list_display = ["email", "project", "role", "status", "invited_by", "created_at", "expires_at", "accepted_by"]
+    list_filter = [InvitationStatusFilter, "project", "role"]
+    search_fields = ["email", "project__key"]
+    list_select_related = ["project", "invited_by", "accepted_by"]
+    ordering = ["-created_at"]
+    actions = ["revoke"]
+
+    @admin.display(description="status")
+    def status(self, invitation: Invitation) -> str:
+        return str(invitation.status_at(timezone.now()).label)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in Invitation._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoke instead: an accepted invitation is the record of how someone joined
+
+    @admin.action(description="Revoke the selected invitations (their links stop working)", permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
+        revoked = 0
+        for invitation in queryset:
+            if invitation.status_at(timezone.now()) in (InvitationStatus.PENDING, InvitationStatus.EXPIRED):
+                invitation_revoke(invitation=invitation)
+                revoked += 1
+        self.message_user(
+            request, ngettext("%d invitation revoked.", "%d invitations revoked.", revoked) % revoked, messages.SUCCESS
+        )

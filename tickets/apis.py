@@ -9,7 +9,13 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ErrorDetail, PermissionDenied, ValidationError
@@ -25,12 +31,13 @@ from hopla.api.pagination import CursorOrLimitOffsetPagination, LimitOffsetPagin
 from tickets import selectors
 from tickets.filters import TicketFilter
 from tickets.image_validation import clean_filename, validate_image_upload
-from tickets.models import Comment, Image, Membership, Project, Role, Ticket
+from tickets.models import Comment, Image, Invitation, Membership, Project, Role, Ticket
 from tickets.serializers import (
     CommentSerializer,
     EventSerializer,
     ImageSerializer,
     ImageUploadSerializer,
+    InvitationSerializer,
     MemberAddSerializer,
     MembershipSerializer,
     MemberUpdateSerializer,
@@ -44,6 +51,7 @@ from tickets.serializers import (
 )
 from tickets.services import comments as comment_services
 from tickets.services import images as image_services
+from tickets.services import invitations as invitation_services
 from tickets.services import projects as project_services
 from tickets.services import tickets as ticket_services
 from tickets.services import watchers as watcher_services
@@ -145,8 +153,49 @@ class ProjectViewSet(HoplaViewSet):
     list=extend_schema(summary="The project's members"),
     create=extend_schema(
         request=MemberAddSerializer,
-        responses={201: MembershipSerializer},
-        summary="Add a member by id or email (admins)",
+        responses={
+            201: PolymorphicProxySerializer(
+                component_name="MemberOrInvitation",
+                serializers=[MembershipSerializer, InvitationSerializer],
+                resource_type_field_name=None,
+            ),
+            200: InvitationSerializer,
+        },
+        summary="Add a member by id or email, or invite an email that has no account (admins)",
+        description=(
+            "A user's id or the email of an active account adds that user (201, the membership). An email "
+            "with no account is invited: 201 with the invitation, and the worker emails a single-use link "
+            "valid `INVITATION_TTL_DAYS` that signs up and joins with `role`. Inviting an email whose "
+            "invitation is still open refreshes it (the new role, a new expiry) and emails the link again: "
+            "200 with the same invitation."
+        ),
+        examples=[
+            OpenApiExample(
+                "Add a user by email", value={"user": "ann@example.com", "role": "member"}, request_only=True
+            ),
+            OpenApiExample(
+                "Invite an email with no account",
+                value={"user": "new.hire@example.com", "role": "viewer"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "The invitation made",
+                value={
+                    "id": "5b0f5c1e-8f7e-4a43-9d2b-0c4f3c1e2a11",
+                    "email": "new.hire@example.com",
+                    "role": "viewer",
+                    "invited_by": {
+                        "id": "0b6f2f7c-3f1e-4d8a-a7f5-2d1f9f0e6c3b",
+                        "email": "ada@example.com",
+                        "full_name": "Ada Admin",
+                    },
+                    "created_at": "2031-01-15T09:30:00Z",
+                    "expires_at": "2031-01-22T09:30:00Z",
+                },
+                response_only=True,
+                status_codes=["201", "200"],
+            ),
+        ],
     ),
     retrieve=extend_schema(summary="One member"),
     partial_update=extend_schema(request=MemberUpdateSerializer, summary="Change a member's role (admins)"),
@@ -165,7 +214,12 @@ class MemberViewSet(HoplaViewSet):
         instance = self.project_for(project, Role.ADMIN, "add members")
         serializer = MemberAddSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        membership = project_services.member_add(project=instance, actor=self.actor, **serializer.validated_data)
+        target, role = serializer.validated_data["user"], serializer.validated_data["role"]
+        if isinstance(target, str):  # an email with no account: invite it (SPEC §4)
+            sent = invitation_services.invitation_send(project=instance, actor=self.actor, email=target, role=role)
+            answer = status.HTTP_201_CREATED if sent.created else status.HTTP_200_OK
+            return Response(InvitationSerializer(sent.invitation).data, status=answer)
+        membership = project_services.member_add(project=instance, actor=self.actor, user=target, role=role)
         return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, project: str, user_id: str) -> Response:
@@ -193,6 +247,53 @@ class MemberViewSet(HoplaViewSet):
             user=self.actor, owner_id=membership.user_id, scope=instance, action="remove other members"
         )
         project_services.member_remove(project=instance, actor=self.actor, membership=membership)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+_INVITATION_EXAMPLE = {
+    "id": "5b0f5c1e-8f7e-4a43-9d2b-0c4f3c1e2a11",
+    "email": "new.hire@example.com",
+    "role": "member",
+    "invited_by": {"id": "0b6f2f7c-3f1e-4d8a-a7f5-2d1f9f0e6c3b", "email": "ada@example.com", "full_name": "Ada Admin"},
+    "created_at": "2031-01-15T09:30:00Z",
+    "expires_at": "2031-01-22T09:30:00Z",
+}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="The project's pending invitations (admins)",
+        description="Neither accepted, revoked nor expired; oldest first. Members and viewers get 403.",
+        examples=[
+            OpenApiExample(
+                "One pending invitation",
+                value=_INVITATION_EXAMPLE,
+                response_only=True,
+            )
+        ],
+    ),
+    destroy=extend_schema(
+        summary="Revoke a pending invitation (admins): its link stops working",
+        description="An invitation that is not pending (accepted, revoked, expired, of another project) is 404.",
+        responses={204: None},
+    ),
+)
+@extend_schema(tags=["projects"])
+class InvitationViewSet(HoplaViewSet):
+    queryset = Invitation.objects.none()
+    serializer_class = InvitationSerializer
+    lookup_url_kwarg = "invitation_id"
+    http_method_names = ["get", "delete", "head", "options"]
+
+    def list(self, request: Request, project: str) -> Response:
+        instance = self.project_for(project, Role.ADMIN, "see the project's invitations")
+        return self.paginated(selectors.invitation_list(project=instance), InvitationSerializer)
+
+    def destroy(self, request: Request, project: str, invitation_id: str) -> Response:
+        instance = self.project_for(project, Role.ADMIN, "revoke invitations")
+        invitation_services.invitation_revoke(
+            invitation=selectors.invitation_get(project=instance, invitation_id=invitation_id)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

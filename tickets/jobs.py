@@ -2,7 +2,7 @@
 
 import logging
 
-from tickets.services import images, imports
+from tickets.services import images, imports, invitations
 from tickets.services.event_sweep import events_republish
 
 logger = logging.getLogger("hopla.jobs")
@@ -49,3 +49,8 @@ def run_import(import_id: str) -> None:
     """Read and write an uploaded import file (queue `default`); a second run of a finished one does nothing."""
     logger.info("import job started", extra={"fields": {"job": "run_import", "import": import_id}})
     imports.import_run(import_id=import_id)
+
+
+def send_invitation_email(invitation_id: str) -> None:
+    """Email an invitation's link (queue `default`); raising makes RQ retry it per its `Retry`."""
+    invitations.invitation_email_send(invitation_id=invitation_id)

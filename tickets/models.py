@@ -1,5 +1,6 @@
 """Projects and their members, tickets, comments, and the event table that is every ticket's history."""
 
+import datetime
 import uuid
 
 from django.conf import settings
@@ -89,6 +90,68 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.project.key} as {self.role}"
+
+
+class InvitationStatus(models.TextChoices):
+    """Where an invitation stands; worked out from its timestamps (`Invitation.status`), never stored."""
+
+    PENDING = "pending"
+    EXPIRED = "expired"
+    ACCEPTED = "accepted"
+    REVOKED = "revoked"
+
+
+class Invitation(models.Model):
+    """An admin's invitation of an email that has no account yet into a project, with a role (SPEC §4).
+
+    Single use: accepting it sets `accepted_at`, revoking it `revoked_at`, and either closes it for
+    good. One open invitation per project and email (the partial unique constraint): inviting the
+    same email again refreshes the open one. The link's token is the id signed with SECRET_KEY
+    (tickets.invitation_tokens), so nothing secret is stored here.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invitations", db_index=False)
+    # Stored lower-cased (accounts.models.normalize_email), as users' emails are.
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="invitations_sent"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="invitations_accepted",
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            # Also the index the project's list reads (partial: closed invitations are not listed).
+            models.UniqueConstraint(
+                fields=["project", "email"],
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="unique_open_invitation",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.project_id} as {self.role}"
+
+    def status_at(self, now: datetime.datetime) -> InvitationStatus:
+        if self.accepted_at is not None:
+            return InvitationStatus.ACCEPTED
+        if self.revoked_at is not None:
+            return InvitationStatus.REVOKED
+        if self.expires_at <= now:
+            return InvitationStatus.EXPIRED
+        return InvitationStatus.PENDING
 
 
 class Ticket(models.Model):

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import BooleanField, Case, Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.expressions import RawSQL
+from django.utils import timezone
 
 from accounts.models import User
 from hopla.api.exceptions import ActionForbidden, ObjectNotFound
@@ -20,6 +21,7 @@ from tickets.models import (
     Comment,
     Event,
     Image,
+    Invitation,
     Membership,
     Project,
     Role,
@@ -92,6 +94,27 @@ def member_get(*, project: Project, user_id: Any) -> Membership:
     if membership is None:
         raise ObjectNotFound("This user is not a member of the project.")
     return membership
+
+
+def invitation_list(*, project: Project) -> QuerySet[Invitation]:
+    """The project's pending invitations (neither accepted, revoked nor expired), oldest first; expired
+    by the application's clock, as `Invitation.status_at` judges a link."""
+    return (
+        Invitation.objects.filter(
+            project=project, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+        )
+        .select_related("invited_by")
+        .order_by("created_at", "id")
+    )
+
+
+def invitation_get(*, project: Project, invitation_id: Any) -> Invitation:
+    """One pending invitation of `project` (whose access the caller checked); 404 for any other id."""
+    invitation_uuid = as_uuid(invitation_id)
+    found = invitation_list(project=project).filter(pk=invitation_uuid).first() if invitation_uuid else None
+    if found is None:
+        raise ObjectNotFound("No such pending invitation in this project.")
+    return found
 
 
 # The columns a list shows: every ticket column but the search index, and of the assignee and reporter

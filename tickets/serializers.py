@@ -7,10 +7,12 @@ so a page of any size costs the same number of queries.
 import re
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import EmailValidator
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from accounts.models import User
+from accounts.models import User, normalize_email
 from accounts.selectors import user_find
 from hopla.api.input import PrototypeFields
 from hopla.api.representation import ContextFreeRepresentation
@@ -20,6 +22,7 @@ from tickets.models import (
     Event,
     Image,
     ImportFormat,
+    Invitation,
     Membership,
     Priority,
     Project,
@@ -110,8 +113,39 @@ class UserReferenceField(serializers.CharField):
 
 
 class MemberAddSerializer(serializers.Serializer):
-    user = UserReferenceField(help_text="The user's id or email.")
+    """`user` names an active user (id or email, any case), who is added; or an email that has no
+    account, which is invited (SPEC §4). Anything else is 400 `does_not_exist`."""
+
+    user = serializers.CharField(
+        max_length=254, help_text="The user's id or email; an email with no account gets an invitation."
+    )
     role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
+
+    def validate_user(self, reference: str) -> User | str:
+        """The user to add, or the (normalised) email to invite."""
+        user = user_find(reference=reference)
+        if user is not None:
+            return user
+        email = normalize_email(reference)
+        try:
+            EmailValidator()(email)
+        except DjangoValidationError:
+            email = ""
+        # An inactive account keeps its email: it cannot register again, so it cannot be invited.
+        if not email or User.objects.filter(email=email).exists():
+            raise serializers.ValidationError("No active user with this id or email.", code="does_not_exist")
+        return email
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    """A pending invitation as admins see it; its link's token is only ever in the email."""
+
+    invited_by = UserSummarySerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "email", "role", "invited_by", "created_at", "expires_at"]
+        read_only_fields = fields
 
 
 class MemberUpdateSerializer(serializers.Serializer):

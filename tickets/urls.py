@@ -14,6 +14,8 @@ images = apis.ImageViewSet.as_view({"get": "list", "post": "create"})
 image = apis.ImageViewSet.as_view({"get": "retrieve", "delete": "destroy"})
 imports = data_apis.TicketImportViewSet.as_view({"post": "create"})
 ticket_import = data_apis.TicketImportViewSet.as_view({"get": "retrieve"})
+invitations = apis.InvitationViewSet.as_view({"get": "list"})
+invitation = apis.InvitationViewSet.as_view({"delete": "destroy"})
 comment = apis.CommentViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"})
 
 urlpatterns = [
@@ -23,6 +25,8 @@ urlpatterns = [
     *router.urls,
     path("projects/<str:project>/members/", members, name="project-members"),
     path("projects/<str:project>/members/<uuid:user_id>/", member, name="project-member"),
+    path("projects/<str:project>/invitations/", invitations, name="project-invitations"),
+    path("projects/<str:project>/invitations/<str:invitation_id>/", invitation, name="project-invitation"),
     path("projects/<str:project>/imports/", imports, name="project-imports"),
     path("projects/<str:project>/imports/<uuid:import_id>/", ticket_import, name="project-import"),
     path("tickets/<str:ticket>/comments/", comments, name="ticket-comments"),

@@ -164,6 +164,11 @@ def public_base_url(value: str) -> str:
 # The address people open hopla at: links in emails (the password reset page) are built from it.
 PUBLIC_BASE_URL = public_base_url(env.str("PUBLIC_BASE_URL", default="http://localhost:8000"))
 
+# Days an invitation into a project (SPEC §4) stays valid; inviting the same email again restarts it.
+INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
+if INVITATION_TTL_DAYS < 1:
+    raise ImproperlyConfigured(f"INVITATION_TTL_DAYS must be at least 1 day, not {INVITATION_TTL_DAYS}.")
+
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),

@@ -1,12 +1,17 @@
-"""A real SMTP server in a process of its own (aiosmtpd), storing what it receives in a Maildir."""
+"""A real SMTP server in a process of its own (aiosmtpd), storing what it receives in a Maildir, and the
+fixtures that start it and point Django's SMTP backend at it (imported by the conftests that need them)."""
 
 import mailbox
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from email.message import Message
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 
 def free_port() -> int:
@@ -57,3 +62,23 @@ class SmtpServer:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def smtp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpServer]:
+    """One SMTP server process for a module's tests, on a free port."""
+    server = SmtpServer(tmp_path_factory.mktemp("smtp"), free_port())
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp(smtp_server: SmtpServer, settings: Any) -> SmtpServer:
+    """Django's SMTP backend pointed at the server, its mailbox emptied."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_TIMEOUT = 5
+    smtp_server.clear()
+    return smtp_server

@@ -12,6 +12,7 @@ from tickets.models import EventType, Image, Membership, Project, Role, Ticket
 from tickets.serializers import MembershipSerializer, ProjectSerializer, TicketSerializer
 from tickets.services.event_writing import event_record
 from tickets.services.images import images_destroy_after_commit
+from tickets.services.invitations import invitations_close_for
 from tickets.services.watchers import watchers_forget_member, watchers_forget_project
 
 _DUPLICATE_KEY = ("A project with this key already exists.", "unique")
@@ -97,6 +98,7 @@ def member_add(*, project: Project, actor: User, user: User, role: Role) -> Memb
             membership = Membership.objects.create(project=project, user=user, role=role)
     except IntegrityError as error:
         raise InvalidField("user", ("This user is already a member of the project.", "already_member")) from error
+    invitations_close_for(project=project, email=user.email)  # a member now: the link has nothing left to do
     event_record(
         type=EventType.MEMBER_ADDED,
         project_id=project.pk,

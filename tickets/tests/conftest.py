@@ -8,6 +8,9 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
 from accounts.tests.factories import UserFactory
+
+# A real SMTP server process (aiosmtpd) and Django's SMTP backend pointed at it: invitation emails.
+from notifications.tests.smtp_server import smtp, smtp_server  # noqa: F401
 from tickets.models import Project, Role
 from tickets.tests.factories import MembershipFactory, ProjectFactory
 

@@ -20,9 +20,10 @@ from accounts.tests.factories import UserFactory
 from hopla.api.exceptions import ActionForbidden
 from tickets import selectors
 from tickets.image_validation import validate_image_bytes
-from tickets.models import Comment, Event, Image, Membership, Project, Role, Ticket, TicketImport, Watcher
+from tickets.models import Comment, Event, Image, Invitation, Membership, Project, Role, Ticket, TicketImport, Watcher
 from tickets.services.comments import comment_create
 from tickets.services.images import image_upload
+from tickets.services.invitations import invitation_send
 from tickets.tests.conftest import Team, client_for
 from tickets.tests.factories import MembershipFactory, ProjectFactory, TicketFactory
 from tickets.tests.images import png_bytes, uploaded_png
@@ -82,6 +83,7 @@ class World:
     ticket_import: TicketImport
     colleague: User  # another member of the project: the subject of the member detail routes
     newcomer: User  # in no project: the user admins add
+    invitation: Invitation  # pending: what admins list and revoke
 
     def client(self, role: str) -> APIClient:
         return APIClient() if role == "anonymous" else self.team.client(role)
@@ -99,6 +101,7 @@ class World:
             "webhook_id": str(self.webhook.pk),
             "delivery_id": str(self.delivery.pk),
             "import_id": str(self.ticket_import.pk),
+            "invitation_id": str(self.invitation.pk),
         }
         return {name: values[name] for name in names}
 
@@ -124,6 +127,9 @@ def world(team: Team, settings) -> World:  # type: ignore[no-untyped-def]
         ticket_import=TicketImport.objects.create(project=team.project, created_by=team.admin, format="hopla-csv"),
         colleague=MembershipFactory(project=team.project, role=Role.MEMBER).user,
         newcomer=UserFactory(),
+        invitation=invitation_send(
+            project=team.project, actor=team.admin, email="invited@example.com", role=Role.MEMBER
+        ).invitation,
     )
 
 
@@ -192,6 +198,9 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, int], Body]] = {
         lambda w, f: {"file": SimpleUploadedFile("t.csv", b"key,title\nX-1,Imported\n"), "format": "hopla-csv"},
     ),
     ("project-import", "get"): (admins(200), None),
+    # Invitations (SPEC §4): admins only, for reading too, as members' management is theirs.
+    ("project-invitations", "get"): (admins(200), None),
+    ("project-invitation", "delete"): (admins(204), None),
     # Any member may watch a ticket, viewers too (SPEC §11); PREPARE makes each write a change.
     ("ticket-watch", "put"): (statuses(404, 204, 204, 204), None),
     ("ticket-watch", "delete"): (statuses(404, 204, 204, 204), None),
@@ -249,6 +258,7 @@ def state() -> tuple[Any, ...]:
         sorted(Webhook.objects.values_list("id", "url", "events", "description", "active", "secret")),
         sorted(Delivery.objects.values_list("id", "status", "next_attempt_at")),
         sorted(Watcher.objects.values_list("ticket_id", "user_id")),
+        sorted(Invitation.objects.values_list("id", "role", "expires_at", "revoked_at", "accepted_at")),
     )
 
 

@@ -112,7 +112,7 @@ def test_admin_adds_a_member_by_email_or_id(team, reference):
     assert event.data["user"]["id"] == str(newcomer.id)
 
 
-@pytest.mark.parametrize("value", ["nobody@example.com", "00000000-0000-0000-0000-000000000000", "garbage", ""])
+@pytest.mark.parametrize("value", ["00000000-0000-0000-0000-000000000000", "garbage", "nobody@", ""])
 def test_adding_an_unknown_user_is_a_400(team, value):
     response = team.client("admin").post(members_url(team.project), {"user": value}, format="json")
     assert response.status_code == 400

@@ -1,80 +1,35 @@
 """The account pages in a real browser: a person signs up, logs in, forgets their password and sets a new
-one through the link emailed by a real RQ worker over SMTP to a real SMTP server process."""
+one through the link emailed by a real RQ worker over SMTP to a real SMTP server process (aiosmtpd)."""
 
 import re
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from email.message import Message
 
-import pytest
 from django.test import override_settings
 from playwright.sync_api import expect
 
 from accounts.models import User
 from accounts.tests.test_passwords import run_queued_jobs
 from hopla.tests.browser import WAIT_MS, BrowsingSession
+from notifications.tests.smtp_server import SmtpServer
 
 NEW_PASSWORD = "a-brand-new-passphrase-42"
 
 
-class SmtpServer:
-    """Python's own debugging SMTP server (the stdlib's smtpd, in Python 3.11) in a process of its own: it
-    accepts every message and prints it, so the test reads the email as it went over the wire."""
-
-    def __init__(self, log_path: Path) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.log_path = log_path
-        self._log = log_path.open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-W",
-                "ignore",
-                "-u",
-                "-m",
-                "smtpd",
-                "-n",
-                "-c",
-                "DebuggingServer",
-                f"127.0.0.1:{self.port}",
-            ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"The SMTP server did not start: {self.log()}")
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
-        self._log.close()
-
-
-@pytest.fixture(scope="module")
-def smtp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpServer]:
-    server = SmtpServer(tmp_path_factory.mktemp("smtp") / "smtp.log")
-    yield server
-    server.stop()
+def _as_text(message: Message) -> str:
+    """Its recipient and its plain-text body, decoded (the wire may carry it quoted-printable)."""
+    bodies = []
+    for part in message.walk():
+        payload = part.get_payload(decode=True)
+        if part.get_content_type() == "text/plain" and isinstance(payload, bytes):
+            bodies.append(payload.decode())
+    return f"To: {message['To']}\n" + "\n".join(bodies)
 
 
 def send_queued_emails(smtp_server: SmtpServer, public_base_url: str) -> str:
     """The worker's turn: the web process queued the email job in Redis; a real RQ worker sends it through
     Django's SMTP backend, building links from PUBLIC_BASE_URL. Answers what the SMTP server received."""
-    received = len(smtp_server.log())
+    smtp_server.clear()
     with override_settings(
         EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
         EMAIL_HOST="127.0.0.1",
@@ -84,9 +39,9 @@ def send_queued_emails(smtp_server: SmtpServer, public_base_url: str) -> str:
     ):
         run_queued_jobs()
     deadline = time.monotonic() + WAIT_MS / 1000
-    while "END MESSAGE" not in smtp_server.log()[received:] and time.monotonic() < deadline:
+    while not smtp_server.messages() and time.monotonic() < deadline:
         time.sleep(0.05)
-    return smtp_server.log()[received:]
+    return "\n".join(_as_text(message) for message in smtp_server.messages())
 
 
 def test_a_person_signs_up_logs_in_and_resets_their_password_by_email(browsing: BrowsingSession, smtp_server):

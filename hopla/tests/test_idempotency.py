@@ -145,7 +145,12 @@ def test_an_upload_repeated_with_another_boundary_is_replayed(team, django_captu
     assert again.content == first.content
     assert other.status_code == 422
     assert Image.objects.count() == 1
-    assert len(after_commit) == 2  # the one upload's job and its event's publication
+    # The one upload's job, its event's publication, and its key's guard turning `done`.
+    assert [getattr(hook, "__qualname__", "") for hook in after_commit] == [
+        "",  # functools.partial(_publish_and_mark, event)
+        "image_upload.<locals>.<lambda>",
+        "idempotency_record.<locals>.<lambda>",
+    ]
     assert Event.objects.filter(type="image.created").count() == 1
 
 
@@ -196,6 +201,7 @@ def test_a_server_error_is_not_kept_and_a_retry_runs_again(user):
 # --- Expiry, purge, a dead first request -------------------------------------------------------------
 
 
+@pytest.mark.django_db(transaction=True)  # commits: the key's guard turns `done` on commit
 def test_the_worker_purges_expired_keys_and_an_expired_key_runs_again(team, settings):
     client = team.client("member")
     create(client, "old")
@@ -243,19 +249,25 @@ def _statements(send) -> list[str]:  # type: ignore[no-untyped-def]
     return [query["sql"] for query in queries.captured_queries]
 
 
-def test_a_keyed_post_costs_its_claim_and_its_record(team):
-    """Two statements more than the same POST without a key: the claim (one INSERT ... ON CONFLICT,
-    committed before the handler runs) and the answer recorded (one UPDATE). A replay is the user
-    lookup and the claim that finds the key taken, plus the read of what it holds."""
+@pytest.mark.django_db(transaction=True)  # as served: no test transaction around it (no savepoints)
+def test_a_keyed_post_costs_one_statement_its_record_and_no_commit_of_its_own(team):
+    """One statement more than the same POST without a key: the claim is a guard in the cache, the
+    answer is recorded (one INSERT ... ON CONFLICT) in the request's own transaction, so the keyed POST
+    commits once, as the plain one does (its one statement commits by itself); Django logs the
+    transaction's BEGIN and COMMIT. A replay is the user lookup and the read of what the key holds."""
     client = team.client("member")
     plain = _statements(lambda: create(client, None, title="plain"))
     keyed = _statements(lambda: create(client, "cost", title="keyed"))
     replay = _statements(lambda: create(client, "cost", title="keyed"))
 
+    assert (keyed[0], keyed[-1]) == ("BEGIN", "COMMIT")
+    assert "BEGIN" not in plain
+    keyed = keyed[1:-1]
     extra = [sql for sql in keyed if "idempotency_idempotencykey" in sql]
-    assert len(keyed) == len(plain) + 2
-    assert [sql.split()[0] for sql in extra] == ["INSERT", "UPDATE"]
-    assert len(replay) == 3  # user, claim, read
+    assert len(keyed) == len(plain) + 1
+    assert [sql.split()[0] for sql in extra] == ["INSERT"]
+    assert [sql.split()[0] for sql in replay] == ["BEGIN", "SELECT", "SELECT", "COMMIT"]  # the user, the key
+    assert "idempotency_idempotencykey" in replay[2]
 
 
 # --- Every authenticated POST ------------------------------------------------------------------------

@@ -7,9 +7,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from redis.exceptions import ConnectionError
+from django.core.cache import cache
 from django.db import connection, transaction
 
 from hopla.idempotency.models import IdempotencyKey, KeyStatus
+from hopla.idempotency.services import GUARD_DONE, guard_key
 from hopla.tests.test_faults import (  # noqa: F401  (services: the fixture that stops what a test started)
     RedisServer,
     WebServer,
@@ -29,8 +32,9 @@ TICKETS = "/api/v1/tickets/"
 
 
 def test_a_repeat_while_the_first_runs_is_409_with_retry_after_then_replays(team):
-    """The first request claims its key, then waits on the project row this test holds (ticket numbering
-    locks it): a repeat meanwhile is refused without running; once the first answers, it is replayed."""
+    """The first request claims its key (its guard in the cache), then waits on the project row this test
+    holds (ticket numbering locks it): a repeat meanwhile is refused without running; once the first
+    answers, it is replayed."""
     client = team.client("member")
     answers = {}
 
@@ -46,11 +50,12 @@ def test_a_repeat_while_the_first_runs_is_409_with_retry_after_then_replays(team
     with transaction.atomic():
         list(Project.objects.filter(pk=team.project.pk).select_for_update())
         runner.start()
-        wait_until(lambda: IdempotencyKey.objects.filter(key="slow").exists(), 10, "the first request's claim")
+        guard = guard_key(team.member.pk, "slow")
+        wait_until(lambda: cache.get(guard) is not None, 10, "the first request's claim")
         during = team.client("member").post(
             TICKETS, {"project": "OPS", "title": "Slow"}, format="json", HTTP_IDEMPOTENCY_KEY="slow"
         )
-        assert IdempotencyKey.objects.get(key="slow").status == KeyStatus.IN_PROGRESS
+        assert not IdempotencyKey.objects.filter(key="slow").exists()  # recorded with the first's writes
     runner.join(timeout=30)
 
     assert during.status_code == 409
@@ -61,6 +66,8 @@ def test_a_repeat_while_the_first_runs_is_409_with_retry_after_then_replays(team
     assert (after.status_code, after["Idempotent-Replayed"]) == (201, "true")
     assert after.content == answers["first"].content
     assert Ticket.objects.count() == 1
+    assert IdempotencyKey.objects.get(key="slow").status == KeyStatus.COMPLETED
+    assert cache.get(guard) == GUARD_DONE
 
 
 def test_requests_racing_with_one_key_run_once(team):
@@ -128,3 +135,79 @@ def _replayable_post(server: WebServer, token: str, key: str, body: dict) -> tup
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with opener.open(request, timeout=10) as response:
         return response.status, response.read(), response.headers.get("Idempotent-Replayed")
+
+
+# --- The guard lost, or never there: PostgreSQL's unique key still lets one run commit ---------------
+
+
+def _away_cache(port: int) -> dict:
+    """The cache settings with Redis at a port nothing listens on (Redis down)."""
+    from django.conf import settings
+
+    away = {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{port}/0"}
+    return {"default": away}
+
+
+def test_a_repeat_after_the_guard_was_lost_rolls_its_run_back_and_replays(team):
+    """The cache forgets the key between the request and its retry (Redis restarted empty, or evicted
+    it): the retry runs, finds the key recorded at its own record, and rolls everything back: still one
+    ticket and one event, and the kept answer."""
+    client = team.client("member")
+    body = {"project": "OPS", "title": "Guard lost"}
+    first = client.post(TICKETS, body, format="json", HTTP_IDEMPOTENCY_KEY="lost")
+    cache.delete(guard_key(team.member.pk, "lost"))
+
+    again = client.post(TICKETS, body, format="json", HTTP_IDEMPOTENCY_KEY="lost")
+    other = client.post(TICKETS, {**body, "title": "Another"}, format="json", HTTP_IDEMPOTENCY_KEY="lost")
+
+    assert first.status_code == 201
+    assert (again.status_code, again["Idempotent-Replayed"], again.content) == (201, "true", first.content)
+    assert other.status_code == 422
+    assert Ticket.objects.count() == 1
+    assert Event.objects.filter(type="ticket.created").count() == 1
+    assert Project.objects.get(pk=team.project.pk).last_ticket_number == 1  # the numbers rolled back too
+
+
+def test_with_redis_away_requests_racing_with_one_key_still_commit_once(team, settings):
+    """No guard at all (the cache is down: each claim goes through): eight racing requests each run, and
+    each but the first to commit waits on the first's row at its record, then rolls back and replays."""
+    settings.CACHES = _away_cache(free_port())
+    with pytest.raises(ConnectionError):
+        cache.get("anything")
+    answers: list = [None] * 8
+    start = threading.Barrier(8)
+
+    def send(index: int) -> None:
+        client = team.client("member")
+        try:
+            start.wait(timeout=10)
+            answers[index] = client.post(
+                TICKETS, {"project": "OPS", "title": "Race"}, format="json", HTTP_IDEMPOTENCY_KEY="race-away"
+            )
+        finally:
+            connection.close()
+
+    run_writers(send, 8)
+
+    ran = [answer for answer in answers if answer.status_code == 201 and "Idempotent-Replayed" not in answer]
+    assert len(ran) == 1
+    others = [answer for answer in answers if answer not in ran]
+    assert [(answer.status_code, answer.content) for answer in others] == [(201, ran[0].content)] * 7
+    assert Ticket.objects.count() == 1
+    assert Event.objects.filter(type="ticket.created").count() == 1
+
+
+def test_a_guard_left_by_a_dead_request_is_409_until_it_expires(team):
+    """A process that dies mid-request leaves its guard and no row (its transaction rolled back): repeats
+    are refused until the guard expires (IDEMPOTENCY_LOCK_SECONDS), then the key runs."""
+    client = team.client("member")
+    guard = guard_key(team.member.pk, "dead")
+    cache.add(guard, "the-claim-of-a-dead-request", timeout=60)
+
+    refused = client.post(TICKETS, {"project": "OPS", "title": "t"}, format="json", HTTP_IDEMPOTENCY_KEY="dead")
+    cache.delete(guard)  # what its expiry does
+    ran = client.post(TICKETS, {"project": "OPS", "title": "t"}, format="json", HTTP_IDEMPOTENCY_KEY="dead")
+
+    assert (refused.status_code, refused.json()["code"]) == (409, "idempotency_in_progress")
+    assert ran.status_code == 201
+    assert "Idempotent-Replayed" not in ran

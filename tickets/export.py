@@ -50,18 +50,41 @@ class IsoDate(Func):
     output_field = _TEXT
 
 
-class JoinedLabels(Func):
-    """The labels (a jsonb list of strings) joined by commas; labels never contain commas (LabelsField)."""
+_FORMULA_START_CHARS = ", ".join(f"chr({ord(start)})" for start in FORMULA_STARTS)  # as an SQL list
+_QUOTE = "''''"  # the SQL literal of one `'`
 
-    template = "array_to_string(ARRAY(SELECT jsonb_array_elements_text(%(expressions)s)), ',')"
+
+class JoinedLabels(Func):
+    """The labels (a jsonb list of strings) joined by commas; labels never contain commas (LabelsField).
+
+    jsonb writes a list of strings as `["a", "b"]`: without a backslash (no label with a quote or a
+    backslash in it, the usual case) its text between the outer `["` and `"]`, with `", "` made `,`, is
+    the joined labels, at a third of what PostgreSQL spends unnesting each list. Else unnested."""
+
+    template = (
+        "CASE WHEN strpos(%(expressions)s::text, chr(92)) = 0"
+        " THEN replace(substr(%(expressions)s::text, 3, greatest(length(%(expressions)s::text) - 4, 0)), '\", \"', ',')"
+        " ELSE array_to_string(ARRAY(SELECT jsonb_array_elements_text(%(expressions)s)), ',') END"
+    )
     output_field = _TEXT
+
+
+class GuardedJoinedLabels(JoinedLabels):
+    """JoinedLabels with the formula guard, read from the first label (the joined text is built once)."""
+
+    template = (
+        f"CASE WHEN left(%(expressions)s->>0, 1) IN ({_FORMULA_START_CHARS}) THEN {_QUOTE} ELSE '' END || "
+        f"{JoinedLabels.template}"
+    )
 
 
 class FormulaGuarded(Func):
     """The text with a leading `'` when it starts with one of FORMULA_STARTS (`guard_formula` in SQL)."""
 
-    _starts = ", ".join(f"chr({ord(start)})" for start in FORMULA_STARTS)
-    template = f"CASE WHEN left(%(expressions)s, 1) IN ({_starts}) THEN '''' || %(expressions)s ELSE %(expressions)s END"
+    template = (
+        f"CASE WHEN left(%(expressions)s, 1) IN ({_FORMULA_START_CHARS})"
+        f" THEN {_QUOTE} || %(expressions)s ELSE %(expressions)s END"
+    )
     output_field = _TEXT
 
 
@@ -78,13 +101,13 @@ def export_cells(*, guarded: bool) -> dict[str, Combinable]:
     the cells people write (key, status, priority and times never start with a formula character);
     otherwise (NDJSON) labels stay a JSON list, as text."""
     guard = FormulaGuarded if guarded else (lambda expression: expression)
-    labels = JoinedLabels("labels") if guarded else Func(F("labels"), template="%(expressions)s::text", output_field=_TEXT)
+    labels = GuardedJoinedLabels("labels") if guarded else Func(F("labels"), template="%(expressions)s::text", output_field=_TEXT)
     return {
         "key": F("key"),
         "title": guard(F("title")),
         "status": F("status"),
         "priority": _priority_name(),
-        "labels": guard(labels),
+        "labels": labels,
         "assignee": guard(F("assignee__email")),
         "reporter": guard(F("reporter__email")),
         "due_date": IsoDate("due_date"),

@@ -183,6 +183,12 @@ def test_the_cells_postgresql_renders_are_the_ones_python_would(team):
             title='Crème "brûlée", ok',
             description="Two\r\nlines\n",
             labels=["a", "b c", "ü"],
+        ),
+        TicketFactory(project=team.project, title="quoted labels", labels=['say "hi"', "back\\slash", "=x"]),
+        TicketFactory(
+            project=team.project,
+            title="one label",
+            labels=["[x]"],
             assignee=team.member,
             due_date=date(2031, 1, 31),
             status=Status.CLOSED,

@@ -284,7 +284,7 @@ WORKER_PERIODIC_TASKS = {
 # Largest import file accepted, in bytes (larger: 413 too_large).
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=10 * 1024 * 1024)
 # Tickets an import writes per transaction; its progress (`processed`) is saved after each.
-IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=500)
+IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=1000)
 
 # --- Webhooks (SPEC §9) --------------------------------------------------------------------------
 # An attempt that has no 2xx answer within this many seconds has failed.

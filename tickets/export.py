@@ -41,7 +41,9 @@ class UtcIsoTime(Func):
     """A timestamp as the API writes it (Python's `isoformat()` in UTC, `Z` for `+00:00`): microseconds
     only when they are not all zero."""
 
-    template = "replace(to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '.000000Z', 'Z')"
+    template = (
+        "replace(to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '.000000Z', 'Z')"
+    )
     output_field = _TEXT
 
 
@@ -101,7 +103,9 @@ def export_cells(*, guarded: bool) -> dict[str, Combinable]:
     the cells people write (key, status, priority and times never start with a formula character);
     otherwise (NDJSON) labels stay a JSON list, as text."""
     guard = FormulaGuarded if guarded else (lambda expression: expression)
-    labels = GuardedJoinedLabels("labels") if guarded else Func(F("labels"), template="%(expressions)s::text", output_field=_TEXT)
+    labels: Combinable = GuardedJoinedLabels("labels")
+    if not guarded:
+        labels = Func(F("labels"), template="%(expressions)s::text", output_field=_TEXT)
     return {
         "key": F("key"),
         "title": guard(F("title")),

@@ -17,8 +17,8 @@ from typing import Any, NoReturn
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.http.response import HttpResponseBase
 from django.http.request import RawPostDataException
+from django.http.response import HttpResponseBase
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response

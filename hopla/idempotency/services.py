@@ -165,9 +165,7 @@ def _record_sql() -> str:
     )
 
 
-def idempotency_record(
-    *, claim: Claim, status: int, headers: dict[str, str], body: bytes
-) -> KeptRequest | None:
+def idempotency_record(*, claim: Claim, status: int, headers: dict[str, str], body: bytes) -> KeptRequest | None:
     """Keep the answer of the claiming request in its transaction, for replays until the key expires.
 
     Answers None when kept; or, when another request with the key committed first (the guard was

@@ -7,9 +7,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from redis.exceptions import ConnectionError
 from django.core.cache import cache
 from django.db import connection, transaction
+from redis.exceptions import ConnectionError
 
 from hopla.idempotency.models import IdempotencyKey, KeyStatus
 from hopla.idempotency.services import GUARD_DONE, guard_key

@@ -22,7 +22,7 @@ from accounts.models import User
 from hopla.jobs import enqueue
 from hopla.sql import db_uuid, rows_copy
 from tickets import import_formats
-from tickets.models import Event, EventType, ImportStatus, Membership, Project, Status, Ticket, TicketImport
+from tickets.models import EventType, ImportStatus, Membership, Project, Status, Ticket, TicketImport
 from tickets.serializers import TicketSerializer
 from tickets.services.event_publishing import events_publish_on_commit
 from tickets.services.event_writing import event_new, event_numbers_reserve

@@ -13,8 +13,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tickets.jobs import run_import
-from tickets.services import event_publishing
 from tickets.models import Event, EventType, Priority, Status, Ticket, TicketImport
+from tickets.services import event_publishing
 from tickets.tests.factories import MembershipFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db

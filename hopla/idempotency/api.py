@@ -163,7 +163,7 @@ class IdempotentPostMixin(APIView):
         assert isinstance(response, HttpResponse)
         headers = {name: response[name] for name in KEPT_HEADERS if response.has_header(name)}
         taken = idempotency_record(claim=claim, status=response.status_code, headers=headers, body=response.content)
-        self._idempotency_claim = None  # recorded (its guard turns `done` on commit), or not ours to release
+        self._idempotency_claim = None  # recorded, or another run's: the guard stays for the key's repeats
         if taken is None:
             return response
         # Another run of this key committed first: nothing of this one is kept; answer as a repeat would.

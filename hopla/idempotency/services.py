@@ -4,9 +4,10 @@ purging expired keys.
 A keyed POST costs one statement and no commit of its own (BENCHMARKS.md, "W9 again"):
 
 - **The claim** is a guard in the cache (Redis), `cache.add` of the user's key: atomic (SET NX), no
-  SQL. Of two requests with one key, one adds it and runs; the other finds it, reads the kept row (if
-  any) and answers from it, or 409 while the first is still running. After the first commits, the
-  guard says `done` for as long as the key lives, so that repeats go straight to the kept row.
+  SQL. Of two requests with one key, one adds it and runs; the other finds it and reads the kept row:
+  it answers from the row, or 409 while there is none and the guard is younger than
+  `IDEMPOTENCY_LOCK_SECONDS` (its request is still running). The guard lives as long as the key, so
+  that repeats go straight to the kept row; it says when it was taken.
 - **The record** is one `INSERT ... ON CONFLICT DO UPDATE ... WHERE <the old row is dead> RETURNING`
   in the request's own transaction (the view runs in one, see `hopla.idempotency.api`), committed with
   its writes. PostgreSQL's unique (user, key) index is what guarantees that one request per key
@@ -16,19 +17,19 @@ A keyed POST costs one statement and no commit of its own (BENCHMARKS.md, "W9 ag
 
 A row is dead, and claimed again, when it has expired (the purge has not run yet) or when it was left
 in progress longer than `IDEMPOTENCY_LOCK_SECONDS` (rows of the earlier insert-first claim, still
-honoured). A request whose process dies leaves its guard: repeats are 409 until the guard expires,
-after `IDEMPOTENCY_LOCK_SECONDS`.
+honoured). A request whose process dies leaves its guard and no row: repeats are 409 until the guard is
+`IDEMPOTENCY_LOCK_SECONDS` old, then the next one runs.
 """
 
 import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Subquery
 from django.utils import timezone
 
@@ -40,8 +41,6 @@ logger = logging.getLogger("hopla.idempotency")
 # The response headers a replay repeats: what a client reads besides the body.
 KEPT_HEADERS = ("Content-Type", "ETag", "Location")
 PURGE_BATCH_SIZE = 5000
-# The guard's value once its request committed; while it runs, the value is its claim's id.
-GUARD_DONE = "done"
 
 
 @dataclass(frozen=True)
@@ -70,28 +69,43 @@ def guard_key(user_id: uuid.UUID, key: str) -> str:
     return f"idempotency:{user_id}:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
-def _guard_add(guard: str, claim_id: uuid.UUID) -> bool:
+def _guard_value(claim_id: uuid.UUID, now: datetime) -> str:
+    return f"{claim_id} {now.timestamp()}"
+
+
+def guard_taken_at(value: object) -> datetime | None:
+    """When the guard `value` was taken (None when it is not a guard's value)."""
+    try:
+        return datetime.fromtimestamp(float(str(value).split()[1]), tz=UTC)
+    except (IndexError, ValueError):
+        return None
+
+
+def _key_seconds() -> float:
+    return settings.IDEMPOTENCY_TTL_HOURS * 3600
+
+
+def _guard_add(guard: str, value: str) -> bool:
     """Whether this request took the guard; True when the cache is away (the INSERT decides alone)."""
     try:
-        return bool(cache.add(guard, str(claim_id), timeout=settings.IDEMPOTENCY_LOCK_SECONDS))
+        return bool(cache.add(guard, value, timeout=_key_seconds()))
     except Exception:
         logger.warning("idempotency guard unavailable, the key's row alone decides", exc_info=True)
         return True
 
 
-def _guard_value(guard: str) -> str | None:
+def _guard_get(guard: str) -> object:
     try:
-        value = cache.get(guard)
+        return cache.get(guard)
     except Exception:
         return None
-    return None if value is None else str(value)
 
 
-def _guard_set(guard: str, value: str, timeout: float) -> None:
+def _guard_set(guard: str, value: str) -> None:
     try:
-        cache.set(guard, value, timeout=timeout)
+        cache.set(guard, value, timeout=_key_seconds())
     except Exception:
-        logger.warning("idempotency guard not updated", exc_info=True)
+        logger.warning("idempotency guard not taken over", exc_info=True)
 
 
 def _kept(user_id: uuid.UUID, key: str) -> tuple[KeptRequest, datetime, datetime] | None:
@@ -133,20 +147,21 @@ def idempotency_claim(*, user_id: uuid.UUID, key: str, fingerprint: str) -> Clai
     """
     claim = Claim(id=uuid.uuid4(), user_id=user_id, key=key, fingerprint=fingerprint)
     guard = guard_key(user_id, key)
-    if _guard_add(guard, claim.id):
-        return claim
-    found = _kept(user_id, key)
     now = timezone.now()
+    if _guard_add(guard, _guard_value(claim.id, now)):
+        return claim
+    stale_before = now - timedelta(seconds=settings.IDEMPOTENCY_LOCK_SECONDS)
+    found = _kept(user_id, key)
     if found is not None:
         kept, created_at, expires_at = found
-        stale_before = now - timedelta(seconds=settings.IDEMPOTENCY_LOCK_SECONDS)
-        alive = expires_at > now and (kept.status == KeyStatus.COMPLETED or created_at > stale_before)
-        if alive:
+        if expires_at > now and (kept.status == KeyStatus.COMPLETED or created_at > stale_before):
             return kept
-    elif _guard_value(guard) != GUARD_DONE:
-        return _in_progress(fingerprint)  # its first request is running (or died: until the guard expires)
-    # The row expired, was purged, or was left in progress long ago: this request runs.
-    _guard_set(guard, str(claim.id), settings.IDEMPOTENCY_LOCK_SECONDS)
+    else:
+        taken_at = guard_taken_at(_guard_get(guard))
+        if taken_at is not None and taken_at > stale_before:
+            return _in_progress(fingerprint)  # its first request is still running
+    # The row expired, was purged or was left in progress long ago, or the guard's request died: run.
+    _guard_set(guard, _guard_value(claim.id, now))
     return claim
 
 
@@ -192,12 +207,8 @@ def idempotency_record(*, claim: Claim, status: int, headers: dict[str, str], bo
                 now - timedelta(seconds=settings.IDEMPOTENCY_LOCK_SECONDS),
             ],
         )
-        recorded = cursor.fetchone() is not None
-    guard = guard_key(claim.user_id, claim.key)
-    if recorded:
-        ttl = (expires_at - now).total_seconds()
-        transaction.on_commit(lambda: _guard_set(guard, GUARD_DONE, ttl))
-        return None
+        if cursor.fetchone() is not None:
+            return None
     found = _kept(claim.user_id, claim.key)
     return _in_progress(claim.fingerprint) if found is None else found[0]
 
@@ -207,7 +218,7 @@ def idempotency_release(*, claim: Claim) -> None:
     again. Only this claim's guard: a later claimer's stays."""
     guard = guard_key(claim.user_id, claim.key)
     try:
-        if cache.get(guard) == str(claim.id):
+        if str(cache.get(guard)).split()[0] == str(claim.id):
             cache.delete(guard)
     except Exception:
         logger.warning("idempotency guard not released (it expires by itself)", exc_info=True)

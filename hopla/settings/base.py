@@ -312,7 +312,7 @@ WORKER_PERIODIC_TASKS["webhooks.jobs.dispatch_deliveries"] = WEBHOOK_DISPATCH_IN
 # --- Idempotent requests (SPEC §10) ------------------------------------------------------------------
 # How long the answer of a POST sent with an Idempotency-Key is kept for replays.
 IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
-# A key still in progress after this long is taken over by its next request (its first one's process died).
+# A key's first request still unanswered after this long is taken for dead: its next request runs.
 IDEMPOTENCY_LOCK_SECONDS = env.int("IDEMPOTENCY_LOCK_SECONDS", default=300)
 # How often the worker deletes expired keys.
 IDEMPOTENCY_PURGE_INTERVAL_SECONDS = env.int("IDEMPOTENCY_PURGE_INTERVAL_SECONDS", default=3600)

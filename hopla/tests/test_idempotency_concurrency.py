@@ -4,15 +4,18 @@ request and its replay (real uvicorn and redis-server processes, as in test_faul
 import json
 import threading
 import urllib.request
+import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.utils import timezone
 from redis.exceptions import ConnectionError
 
 from hopla.idempotency.models import IdempotencyKey, KeyStatus
-from hopla.idempotency.services import GUARD_DONE, guard_key
+from hopla.idempotency.services import guard_key, guard_taken_at
 from hopla.tests.test_faults import (  # noqa: F401  (services: the fixture that stops what a test started)
     RedisServer,
     WebServer,
@@ -67,7 +70,7 @@ def test_a_repeat_while_the_first_runs_is_409_with_retry_after_then_replays(team
     assert after.content == answers["first"].content
     assert Ticket.objects.count() == 1
     assert IdempotencyKey.objects.get(key="slow").status == KeyStatus.COMPLETED
-    assert cache.get(guard) == GUARD_DONE
+    assert guard_taken_at(cache.get(guard)) is not None  # kept with the key: repeats read the row at once
 
 
 def test_requests_racing_with_one_key_run_once(team):
@@ -197,17 +200,20 @@ def test_with_redis_away_requests_racing_with_one_key_still_commit_once(team, se
     assert Event.objects.filter(type="ticket.created").count() == 1
 
 
-def test_a_guard_left_by_a_dead_request_is_409_until_it_expires(team):
+def test_a_guard_left_by_a_dead_request_is_409_until_it_is_lock_seconds_old(team, settings):
     """A process that dies mid-request leaves its guard and no row (its transaction rolled back): repeats
-    are refused until the guard expires (IDEMPOTENCY_LOCK_SECONDS), then the key runs."""
+    are refused until the guard is IDEMPOTENCY_LOCK_SECONDS old, then the next one runs."""
     client = team.client("member")
     guard = guard_key(team.member.pk, "dead")
-    cache.add(guard, "the-claim-of-a-dead-request", timeout=60)
+    started = timezone.now()
+    cache.set(guard, f"{uuid.uuid4()} {started.timestamp()}", timeout=60)
 
     refused = client.post(TICKETS, {"project": "OPS", "title": "t"}, format="json", HTTP_IDEMPOTENCY_KEY="dead")
-    cache.delete(guard)  # what its expiry does
+    long_ago = started - timedelta(seconds=settings.IDEMPOTENCY_LOCK_SECONDS + 1)
+    cache.set(guard, f"{uuid.uuid4()} {long_ago.timestamp()}", timeout=60)
     ran = client.post(TICKETS, {"project": "OPS", "title": "t"}, format="json", HTTP_IDEMPOTENCY_KEY="dead")
 
     assert (refused.status_code, refused.json()["code"]) == (409, "idempotency_in_progress")
     assert ran.status_code == 201
     assert "Idempotent-Replayed" not in ran
+    assert guard_taken_at(cache.get(guard)) > long_ago  # taken over

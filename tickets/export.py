@@ -1,16 +1,18 @@
 """Tickets written as a CSV or NDJSON file (SPEC §13), chunk by chunk from a server-side cursor.
 
 The columns are the contract's: key, title, status, priority, labels, assignee and reporter (emails),
-due_date, created_at, updated_at, closed_at, description. CSV is RFC 4180 (the `csv` module, CRLF line
-ends, quotes where needed), UTF-8 with a header row; a text cell that a spreadsheet would run as a
-formula (starting with = + - @, or a tab or carriage return that some strip first) gets a leading `'`.
-NDJSON is one JSON object per line, labels as a list. A `hopla-csv` import reads this file back.
+due_date, created_at, updated_at, closed_at, description. CSV is RFC 4180 as the `csv` module writes it
+(CRLF line ends, quotes where needed), UTF-8 with a header row; a text cell that a spreadsheet would run
+as a formula (starting with = + - @, or a tab or carriage return that some strip first) gets a leading
+`'`. NDJSON is one JSON object per line, labels as a list. A `hopla-csv` import reads this file back.
 
 PostgreSQL renders every cell as the file shows it (`export_cells`: times as the API writes them,
-priorities by name, labels joined, the formula guard), so that Python only passes strings from the
-cursor to `csv.writer.writerows` (C): converting each value to Python and formatting it again cost
-nine tenths of the export's time (BENCHMARKS.md, W9). tickets/tests/test_export.py checks the SQL's
-cells against the same rendering written in Python.
+priorities by name, labels joined, the formula guard), and for CSV the whole line (`csv_line`: the
+quoting `csv.writer` does), so that Python only joins the cursor's strings into chunks: converting each
+value to Python and formatting it again cost nine tenths of the export's time, and `csv.writer`, which
+reads every character of every cell, still two thirds of what remained (BENCHMARKS.md, "W9 again").
+tickets/tests/test_export.py checks the SQL's cells against the same rendering written in Python, and
+its lines against what `csv.writer` writes of those cells, byte for byte.
 """
 
 import csv
@@ -22,6 +24,7 @@ from typing import Any
 import orjson
 from django.db.models import Case, F, Func, QuerySet, TextField, Value, When
 from django.db.models.expressions import Combinable
+from django.db.models.functions import Coalesce
 
 from tickets.models import Priority, Ticket
 
@@ -128,19 +131,52 @@ def export_rows(tickets: QuerySet[Ticket], *, guarded: bool) -> Iterator[tuple[A
     return tickets.annotate(**cells).values_list(*cells).iterator(chunk_size=ROWS_PER_CHUNK)
 
 
-def csv_chunks(tickets: QuerySet[Ticket]) -> Iterator[bytes]:
-    rows = export_rows(tickets, guarded=True)
+class CsvQuoted(Func):
+    """The cell as `csv.writer` writes it (QUOTE_MINIMAL, `\\r\\n` line ends): in double quotes, its own
+    doubled, when it holds a comma, a double quote, a carriage return or a line feed. NULL stays NULL."""
+
+    template = (
+        "CASE WHEN %(expressions)s ~ ('[\",' || chr(13) || chr(10) || ']')"
+        " THEN '\"' || replace(%(expressions)s, '\"', '\"\"') || '\"' ELSE %(expressions)s END"
+    )
+    output_field = _TEXT
+
+
+class CsvLine(Func):
+    """The cells joined by commas, NULL as empty (as `csv.writer` writes None), ended by `\\r\\n`."""
+
+    arg_joiner = " || ',' || "
+    template = "%(expressions)s || chr(13) || chr(10)"
+    output_field = _TEXT
+
+    def __init__(self, *cells: Combinable) -> None:
+        super().__init__(*[Coalesce(cell, Value(""), output_field=_TEXT) for cell in cells])
+
+
+# The columns whose cells may need quoting (people write them); the others are keys, names of
+# statuses and priorities, dates and times, which never hold a comma, a quote or a line end.
+_QUOTED_COLUMNS = ("title", "labels", "assignee", "reporter", "description")
+
+
+def csv_line() -> CsvLine:
+    """A ticket's whole CSV line, rendered by PostgreSQL from `export_cells(guarded=True)`."""
+    cells = export_cells(guarded=True)
+    return CsvLine(*[CsvQuoted(cell) if name in _QUOTED_COLUMNS else cell for name, cell in cells.items()])
+
+
+def csv_header() -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    while True:
-        writer.writerows(islice(rows, ROWS_PER_CHUNK))
-        chunk = buffer.getvalue()
-        if not chunk:
-            return
-        yield chunk.encode()
-        buffer.seek(0)
-        buffer.truncate()
+    csv.writer(buffer, lineterminator="\r\n").writerow(COLUMNS)
+    return buffer.getvalue()
+
+
+def csv_chunks(tickets: QuerySet[Ticket]) -> Iterator[bytes]:
+    """The header, then ROWS_PER_CHUNK lines per chunk, each line whole from PostgreSQL (`csv_line`)."""
+    lines = tickets.annotate(export_line=csv_line()).values_list("export_line", flat=True)
+    rows = lines.iterator(chunk_size=ROWS_PER_CHUNK)
+    yield csv_header().encode()
+    while batch := list(islice(rows, ROWS_PER_CHUNK)):
+        yield "".join(batch).encode()
 
 
 def ndjson_chunks(tickets: QuerySet[Ticket]) -> Iterator[bytes]:

@@ -46,6 +46,21 @@ def groups_send(groups: list[str], message: dict[str, Any]) -> bool:
     return True
 
 
+def groups_send_many(sends: list[tuple[list[str], dict[str, Any]]]) -> bool:
+    """`groups_send` of each (groups, message) in order; with hopla's Redis layer, in one round trip
+    per Redis shard. Answers False when no channel layer is configured; raises what the layer raises."""
+    layer = get_channel_layer()
+    if layer is None:
+        return False
+    send_many = getattr(layer, "group_send_many_blocking", None)
+    if send_many is None:
+        for groups, message in sends:
+            groups_send(groups, message)
+    else:
+        send_many([(group, message) for groups, message in sends for group in groups])
+    return True
+
+
 async def _group_send_all(layer: BaseChannelLayer, groups: list[str], message: dict[str, Any]) -> None:
     async with asyncio.timeout(_SEND_TIMEOUT_SECONDS):
         for group in groups:

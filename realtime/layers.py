@@ -39,6 +39,20 @@ class RedisPubSubChannelLayer(StockRedisPubSubChannelLayer):
         client = self._clients_by_shard()[_consistent_hash(channel, len(self._hosts))]
         client.publish(channel, self.serialize(message))
 
+    def group_send_many_blocking(self, sends: list[tuple[str, dict[str, Any]]]) -> None:
+        """`group_send_blocking` of each (group, message), in order, as one pipeline per Redis shard:
+        one round trip for a batch of events (an import's) instead of one per event."""
+        clients = self._clients_by_shard()
+        pipelines: dict[int, Any] = {}
+        for group, message in sends:
+            channel = self._group_prefix + group
+            shard = _consistent_hash(channel, len(self._hosts))
+            if shard not in pipelines:
+                pipelines[shard] = clients[shard].pipeline(transaction=False)
+            pipelines[shard].publish(channel, self.serialize(message))
+        for pipeline in pipelines.values():
+            pipeline.execute()
+
     def _clients_by_shard(self) -> list[redis.Redis]:
         # Built on first use: settings import this class in processes that never publish. redis-py's
         # pool notices a fork and opens new connections in the child.

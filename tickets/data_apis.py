@@ -88,7 +88,7 @@ class TicketExportApi(ActorMixin, GenericAPIView):
         tickets = self.filter_queryset(self.get_queryset())
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
         return streaming_response(
-            export.WRITERS[file_format](export.export_rows(tickets)),
+            export.WRITERS[file_format](tickets),
             request=request,
             content_type=export.CONTENT_TYPES[file_format],
             filename=f"hopla-tickets-{stamp}.{file_format}",

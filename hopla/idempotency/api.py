@@ -1,18 +1,24 @@
 """`IdempotentPostMixin`: the Idempotency-Key header on every authenticated POST (SPEC §10).
 
 It hooks DRF's own request cycle, once for every view that mixes it in (`accounts.actor.ActorMixin`, the
-base of every authenticated API view): after authentication, permissions and throttling (`initial`),
-a keyed POST claims its key; the answer is recorded when DRF finalizes it. A repeat never reaches the
-handler: it is answered from the kept row, refused (422, 409), or, if its first run failed on the
-server (5xx, not kept), run again.
+base of every authenticated API view). A POST that carries the header runs in one transaction
+(`dispatch`); after authentication, permissions and throttling (`initial`), it claims its key (a guard
+in the cache, see `hopla.idempotency.services`); its answer is recorded when DRF finalizes it, in that
+same transaction, so that the record commits with the request's writes (one commit, as without a key).
+A repeat never reaches the handler: it is answered from the kept row, refused (422, 409), or, if its
+first run failed on the server (5xx, not kept), run again. A run that finds, at its record, that another
+run of the key committed first (the guard was lost with Redis) rolls its writes back and answers the
+kept row, as a repeat would.
 """
 
 import hashlib
 import re
 from typing import Any, NoReturn
 
-from django.http import HttpResponse
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
 from django.http.request import RawPostDataException
+from django.http.response import HttpResponseBase
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -105,6 +111,17 @@ class IdempotentPostMixin(APIView):
 
     _idempotency_claim: Claim | None = None
 
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.method != "POST" or HEADER not in request.headers:
+            return super().dispatch(request, *args, **kwargs)
+        try:
+            # The handler's writes and the key's record commit together (transaction.on_commit hooks
+            # run after both, or not at all when the record finds the key taken).
+            with transaction.atomic():
+                return super().dispatch(request, *args, **kwargs)
+        finally:
+            self._release_claim()  # still held only when the answer was not recorded (an exception)
+
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         if request.method != "POST" or not request.user.is_authenticated:
@@ -116,16 +133,8 @@ class IdempotentPostMixin(APIView):
         outcome = idempotency_claim(user_id=request.user.pk, key=key, fingerprint=fingerprint)
         if isinstance(outcome, Claim):
             self._idempotency_claim = outcome
-        elif outcome.fingerprint != fingerprint:
-            raise ApplicationError(
-                f"This {HEADER} was used for another request (method, path or body); use a new key.",
-                code="idempotency_key_reused",
-                status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
-            )
-        elif outcome.status == KeyStatus.IN_PROGRESS:
-            raise IdempotencyInProgress()
         else:
-            raise _Replay(replay_response(outcome))
+            raise _answer_from(outcome, fingerprint)
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, _Replay):
@@ -142,21 +151,40 @@ class IdempotentPostMixin(APIView):
 
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
-        claim, self._idempotency_claim = self._idempotency_claim, None
+        claim = self._idempotency_claim
         if claim is None:
             return response
         if response.status_code >= 500 or response.streaming:
-            idempotency_release(claim=claim)
+            self._release_claim()
             return response
         render = getattr(response, "render", None)
         if render is not None:
             render()  # DRF renders after the view returns; the bytes kept are the bytes sent
         assert isinstance(response, HttpResponse)
         headers = {name: response[name] for name in KEPT_HEADERS if response.has_header(name)}
-        idempotency_record(claim=claim, status=response.status_code, headers=headers, body=response.content)
-        return response
+        taken = idempotency_record(claim=claim, status=response.status_code, headers=headers, body=response.content)
+        self._idempotency_claim = None  # recorded, or another run's: the guard stays for the key's repeats
+        if taken is None:
+            return response
+        # Another run of this key committed first: nothing of this one is kept; answer as a repeat would.
+        transaction.set_rollback(True)
+        refusal = self.handle_exception(_answer_from(taken, claim.fingerprint))
+        return super().finalize_response(request, refusal, *args, **kwargs)
 
     def _release_claim(self) -> None:
         claim, self._idempotency_claim = self._idempotency_claim, None
         if claim is not None:
             idempotency_release(claim=claim)
+
+
+def _answer_from(kept: KeptRequest, fingerprint: str) -> Exception:
+    """What answers a request whose key is held: 422 (another request), 409 (running), or the replay."""
+    if kept.fingerprint != fingerprint:
+        return ApplicationError(
+            f"This {HEADER} was used for another request (method, path or body); use a new key.",
+            code="idempotency_key_reused",
+            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
+        )
+    if kept.status == KeyStatus.IN_PROGRESS:
+        return IdempotencyInProgress()
+    return _Replay(replay_response(kept))

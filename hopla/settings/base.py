@@ -289,7 +289,7 @@ WORKER_PERIODIC_TASKS = {
 # Largest import file accepted, in bytes (larger: 413 too_large).
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=10 * 1024 * 1024)
 # Tickets an import writes per transaction; its progress (`processed`) is saved after each.
-IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=500)
+IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=1000)
 
 # --- Webhooks (SPEC §9) --------------------------------------------------------------------------
 # An attempt that has no 2xx answer within this many seconds has failed.
@@ -317,7 +317,7 @@ WORKER_PERIODIC_TASKS["webhooks.jobs.dispatch_deliveries"] = WEBHOOK_DISPATCH_IN
 # --- Idempotent requests (SPEC §10) ------------------------------------------------------------------
 # How long the answer of a POST sent with an Idempotency-Key is kept for replays.
 IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
-# A key still in progress after this long is taken over by its next request (its first one's process died).
+# A key's first request still unanswered after this long is taken for dead: its next request runs.
 IDEMPOTENCY_LOCK_SECONDS = env.int("IDEMPOTENCY_LOCK_SECONDS", default=300)
 # How often the worker deletes expired keys.
 IDEMPOTENCY_PURGE_INTERVAL_SECONDS = env.int("IDEMPOTENCY_PURGE_INTERVAL_SECONDS", default=3600)

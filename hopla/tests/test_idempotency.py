@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import override_settings
@@ -19,6 +20,7 @@ from hopla import urls as root_urls
 from hopla.idempotency.api import IdempotentPostMixin
 from hopla.idempotency.jobs import purge_expired_idempotency_keys
 from hopla.idempotency.models import IdempotencyKey, KeyStatus
+from hopla.idempotency.services import guard_key
 from tickets.models import Event, Image, Ticket
 from tickets.tests.conftest import client_for
 from tickets.tests.images import png_bytes
@@ -201,6 +203,7 @@ def test_the_worker_purges_expired_keys_and_an_expired_key_runs_again(team, sett
     create(client, "old")
     create(client, "fresh")
     IdempotencyKey.objects.filter(key="old").update(expires_at=timezone.now() - timedelta(seconds=1))
+    cache.delete(guard_key(team.member.pk, "old"))  # the key's guard in the cache expired with it
     assert "hopla.idempotency.jobs.purge_expired_idempotency_keys" in settings.WORKER_PERIODIC_TASKS
 
     purge_expired_idempotency_keys()
@@ -243,19 +246,25 @@ def _statements(send) -> list[str]:  # type: ignore[no-untyped-def]
     return [query["sql"] for query in queries.captured_queries]
 
 
-def test_a_keyed_post_costs_its_claim_and_its_record(team):
-    """Two statements more than the same POST without a key: the claim (one INSERT ... ON CONFLICT,
-    committed before the handler runs) and the answer recorded (one UPDATE). A replay is the user
-    lookup and the claim that finds the key taken, plus the read of what it holds."""
+@pytest.mark.django_db(transaction=True)  # as served: no test transaction around it (no savepoints)
+def test_a_keyed_post_costs_one_statement_its_record_and_no_commit_of_its_own(team):
+    """One statement more than the same POST without a key: the claim is a guard in the cache, the
+    answer is recorded (one INSERT ... ON CONFLICT) in the request's own transaction, so the keyed POST
+    commits once, as the plain one does (its one statement commits by itself); Django logs the
+    transaction's BEGIN and COMMIT. A replay is the user lookup and the read of what the key holds."""
     client = team.client("member")
     plain = _statements(lambda: create(client, None, title="plain"))
     keyed = _statements(lambda: create(client, "cost", title="keyed"))
     replay = _statements(lambda: create(client, "cost", title="keyed"))
 
+    assert (keyed[0], keyed[-1]) == ("BEGIN", "COMMIT")
+    assert "BEGIN" not in plain
+    keyed = keyed[1:-1]
     extra = [sql for sql in keyed if "idempotency_idempotencykey" in sql]
-    assert len(keyed) == len(plain) + 2
-    assert [sql.split()[0] for sql in extra] == ["INSERT", "UPDATE"]
-    assert len(replay) == 3  # user, claim, read
+    assert len(keyed) == len(plain) + 1
+    assert [sql.split()[0] for sql in extra] == ["INSERT"]
+    assert [sql.split()[0] for sql in replay] == ["BEGIN", "SELECT", "SELECT", "COMMIT"]  # the user, the key
+    assert "idempotency_idempotencykey" in replay[2]
 
 
 # --- Every authenticated POST ------------------------------------------------------------------------

@@ -70,6 +70,11 @@ async def test_each_group_is_published_on_the_shard_its_stock_subscribers_listen
                 assert await asyncio.wait_for(subscriber.receive(channel), WAIT) == message
             except TimeoutError:
                 pytest.fail(f"{group}: published on a shard its subscribers do not listen on")
+        # The pipelined send of many (an import's batch): one pipeline per shard, every group on its own.
+        sends = [(group, {"type": "event.message", "n": number}) for number, group in enumerate(groups)]
+        await asyncio.to_thread(publisher.group_send_many_blocking, sends)
+        received = [await asyncio.wait_for(subscriber.receive(channel), WAIT) for _ in sends]
+        assert sorted(message["n"] for message in received) == list(range(len(groups)))
     finally:
         await subscriber.flush()
         await publisher.flush()

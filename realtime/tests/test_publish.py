@@ -135,6 +135,26 @@ async def test_a_blocking_group_send_reaches_the_groups_consumers_as_group_send_
         await publisher.flush()
 
 
+@async_test
+async def test_a_pipelined_send_of_many_reaches_the_groups_consumers_in_order():
+    """An import's batch of events goes out in one round trip: each message on its group's channel, in
+    the order given, as the stock layer's consumers read them."""
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    publisher = RedisPubSubChannelLayer(hosts=[settings.REDIS_URL], prefix=prefix)
+    subscriber = StockRedisPubSubChannelLayer(hosts=[settings.REDIS_URL], prefix=prefix)
+    channel = await subscriber.new_channel()
+    await subscriber.group_add("project.1", channel)
+    await subscriber.group_add("project.2", channel)
+    try:
+        sends = [("project.2" if n % 2 else "project.1", {"type": "event.message", "n": n}) for n in range(5)]
+        await asyncio.to_thread(publisher.group_send_many_blocking, sends)
+        received = [await asyncio.wait_for(subscriber.receive(channel), WAIT) for _ in sends]
+        assert received == [message for _, message in sends]
+    finally:
+        await subscriber.flush()
+        await publisher.flush()
+
+
 def test_the_layer_refuses_a_sentinel_configuration_it_cannot_publish_to():
     with pytest.raises(ImproperlyConfigured):
         RedisPubSubChannelLayer(hosts=[{"master_name": "main", "sentinels": [("127.0.0.1", 26379)]}])

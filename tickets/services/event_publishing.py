@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from hopla.api.renderers import as_json_types
-from hopla.channel_groups import groups_send, project_group, user_group
+from hopla.channel_groups import groups_send, groups_send_many, project_group, user_group
 from tickets.models import Event, EventType
 from tickets.serializers import EventSerializer
 
@@ -27,9 +27,23 @@ def event_publish_on_commit(event: Event) -> None:
     transaction.on_commit(partial(_publish_and_mark, event))
 
 
+def events_publish_on_commit(events: list[Event]) -> None:
+    """Publish a batch of written events once their transaction commits, in one pipelined send."""
+    if events:
+        transaction.on_commit(partial(_publish_all_and_mark, events))
+
+
 def event_payload(event: Event) -> dict[str, Any]:
     """The event as the API and the WebSocket show it, as plain JSON types (the layer uses msgpack)."""
     return as_json_types(EventSerializer(event).data)
+
+
+def _groups(event: Event) -> list[str]:
+    # The project's group first, so that a consumer joining it on the user's copy gets no second one.
+    groups = [project_group(event.project_id)]
+    if event.type in _MEMBERSHIP_CHANGES:
+        groups.append(user_group(event.data["user"]["id"]))
+    return groups
 
 
 def event_publish(event: Event) -> bool:
@@ -37,11 +51,7 @@ def event_publish(event: Event) -> bool:
     the row is the truth; an event the layer did not take is pushed again by `events_republish` (the
     worker's sweep), and a client that was away gets it back with `resume`."""
     try:
-        # The project's group first, so that a consumer joining it on the user's copy gets no second one.
-        groups = [project_group(event.project_id)]
-        if event.type in _MEMBERSHIP_CHANGES:
-            groups.append(user_group(event.data["user"]["id"]))
-        return groups_send(groups, {"type": "event.message", "event": event_payload(event)})
+        return groups_send(_groups(event), {"type": "event.message", "event": event_payload(event)})
     except Exception:
         logger.exception("event publish failed", extra={"fields": {"event": str(event.id), "seq": event.seq}})
         return False
@@ -51,6 +61,20 @@ def _publish_and_mark(event: Event) -> None:
     """After commit: publish, and have `published_at` set by the next batch (_PublishedMarks)."""
     if event_publish(event):
         _published_marks.add(event.pk)
+
+
+def _publish_all_and_mark(events: list[Event]) -> None:
+    """After commit: publish the batch (as `event_publish` does each), then mark it for the sweep."""
+    try:
+        sent = groups_send_many(
+            [(_groups(event), {"type": "event.message", "event": event_payload(event)}) for event in events]
+        )
+    except Exception:
+        logger.exception("events publish failed", extra={"fields": {"events": len(events), "seq": events[0].seq}})
+        return
+    if sent:
+        for event in events:
+            _published_marks.add(event.pk)
 
 
 class _PublishedMarks:

@@ -3,9 +3,10 @@
 `import_create` keeps the file and queues the job; `import_run` (the job) reads every row first
 (`tickets.import_formats`), so that a file that is not of its format fails with nothing written; then
 writes the good rows in batches of `IMPORT_BATCH_SIZE`, each batch one transaction that numbers its
-tickets in file order, writes them and their `ticket.created` events in a few statements, and saves
-the progress. Rows already imported into the project (same `external_ref`) and repeats within the
-file are skipped, so running the same file again completes what an interrupted run left out.
+tickets in file order, writes them and their `ticket.created` events with a COPY each
+(`hopla.sql.rows_copy`) and saves the progress; the batch's events are published after its commit, in
+one pipelined send. Rows already imported into the project (same `external_ref`) and repeats within
+the file are skipped, so running the same file again completes what an interrupted run left out.
 """
 
 import logging
@@ -13,16 +14,17 @@ from datetime import date
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
 from hopla.jobs import enqueue
+from hopla.sql import db_uuid, rows_copy
 from tickets import import_formats
-from tickets.models import Event, EventType, ImportStatus, Membership, Project, Status, Ticket, TicketImport
+from tickets.models import EventType, ImportStatus, Membership, Project, Status, Ticket, TicketImport
 from tickets.serializers import TicketSerializer
-from tickets.services.event_publishing import event_publish_on_commit
+from tickets.services.event_publishing import events_publish_on_commit
 from tickets.services.event_writing import event_new, event_numbers_reserve
 
 logger = logging.getLogger("hopla.jobs")
@@ -95,14 +97,25 @@ def _members_by_email(project: Project, emails: list[str]) -> dict[str, User]:
     return found
 
 
+def _numbers_claim(project: Project, count: int) -> int:
+    """Take `count` consecutive ticket numbers of `project` in one statement; answers the first. The
+    project row stays locked until the batch commits (as ticket_create's claim does)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Project._meta.db_table} SET last_ticket_number = last_ticket_number + %s WHERE id = %s"
+            " RETURNING last_ticket_number",
+            [count, db_uuid(project.pk)],
+        )
+        return int(cursor.fetchone()[0]) - count + 1
+
+
 @transaction.atomic
 def _write_batch(ticket_import: TicketImport, rows: list[import_formats.ImportRow], members: dict[str, User]) -> None:
+    """One transaction per batch, five statements whatever its size: the numbers, the tickets (COPY),
+    the event numbers, the events (COPY), the progress; its events are published in one send after."""
     project = ticket_import.project
     actor = ticket_import.created_by
-    # Numbers for the batch in one statement, the project row locked until commit (as ticket_create does).
-    Project.objects.filter(pk=project.pk).update(last_ticket_number=F("last_ticket_number") + len(rows))
-    last = Project.objects.filter(pk=project.pk).values_list("last_ticket_number", flat=True).get()
-    first = last - len(rows) + 1
+    first = _numbers_claim(project, len(rows))
     now = timezone.now()
     tickets = []
     for offset, row in enumerate(rows):
@@ -123,7 +136,7 @@ def _write_batch(ticket_import: TicketImport, rows: list[import_formats.ImportRo
         )
         ticket.created_at = ticket.updated_at = now
         tickets.append(ticket)
-    Ticket.objects.bulk_create(tickets)
+    rows_copy(tickets)
     events = [
         event_new(
             type=EventType.TICKET_CREATED,
@@ -134,12 +147,12 @@ def _write_batch(ticket_import: TicketImport, rows: list[import_formats.ImportRo
         )
         for ticket in tickets
     ]
+    # Numbered last: the event counter is locked from here until commit, every event writer waits on it.
     seq = event_numbers_reserve(len(events))
     for offset, event in enumerate(events):
         event.seq = seq + offset
-    Event.objects.bulk_create(events)
-    for event in events:
-        event_publish_on_commit(event)
+    rows_copy(events)
+    events_publish_on_commit(events)
     TicketImport.objects.filter(pk=ticket_import.pk).update(
         processed=F("processed") + len(rows), created=F("created") + len(rows)
     )

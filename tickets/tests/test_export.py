@@ -3,12 +3,13 @@
 import csv
 import io
 import json
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from accounts.tests.factories import UserFactory
-from tickets.models import Priority, Status
+from tickets import export
+from tickets.models import Priority, Status, Ticket
 from tickets.tests.factories import MembershipFactory, ProjectFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
@@ -140,3 +141,107 @@ def test_under_asgi_the_body_is_pulled_chunk_by_chunk():
 
     assert answer(AsyncRequestFactory().get(EXPORT)).is_async
     assert not answer(RequestFactory().get(EXPORT)).is_async
+
+
+# --- PostgreSQL renders the cells: the same as Python would ----------------------------------------
+
+
+def _python_cells(ticket, guarded: bool) -> list:  # type: ignore[no-untyped-def]
+    """The cells as the export wrote them in Python before PostgreSQL rendered them (the reference)."""
+
+    def time(value):  # type: ignore[no-untyped-def]
+        return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+    def guard(cell):  # type: ignore[no-untyped-def]
+        return export.guard_formula(cell) if guarded and cell else cell
+
+    labels = ",".join(ticket.labels) if guarded else ticket.labels
+    return [
+        ticket.key,
+        guard(ticket.title),
+        ticket.status,
+        Priority(ticket.priority).label,
+        guard(labels) if guarded else labels,
+        guard(ticket.assignee.email if ticket.assignee else None),
+        guard(ticket.reporter.email),
+        None if ticket.due_date is None else ticket.due_date.isoformat(),
+        time(ticket.created_at),
+        time(ticket.updated_at),
+        time(ticket.closed_at),
+        guard(ticket.description),
+    ]
+
+
+def test_the_cells_postgresql_renders_are_the_ones_python_would(team):
+    """Times with and without microseconds (and before 1970, and far ahead), empty and several labels,
+    no assignee, every formula start in every guarded column, unicode, quotes and line ends."""
+    whole_second = datetime(2026, 12, 4, 10, 0, 0, tzinfo=UTC)
+    tickets = [
+        TicketFactory(project=team.project, title="plain", labels=[], assignee=None),
+        TicketFactory(
+            project=team.project,
+            title='Crème "brûlée", ok',
+            description="Two\r\nlines\n",
+            labels=["a", "b c", "ü"],
+        ),
+        TicketFactory(project=team.project, title="quoted labels", labels=['say "hi"', "back\\slash", "=x"]),
+        TicketFactory(
+            project=team.project,
+            title="one label",
+            labels=["[x]"],
+            assignee=team.member,
+            due_date=date(2031, 1, 31),
+            status=Status.CLOSED,
+        ),
+        *[
+            TicketFactory(project=team.project, title=f"{start}t", description=f"{start}d", labels=[f"{start}l"])
+            for start in export.FORMULA_STARTS
+        ],
+    ]
+    Ticket.objects.filter(pk=tickets[0].pk).update(
+        created_at=whole_second, updated_at=datetime(1969, 7, 20, 20, 17, 40, 5, tzinfo=UTC)
+    )
+    Ticket.objects.filter(pk=tickets[1].pk).update(
+        closed_at=whole_second + timedelta(microseconds=10), updated_at=datetime(9999, 1, 2, 3, 4, 5, tzinfo=UTC)
+    )
+    tickets = list(Ticket.objects.select_related("assignee", "reporter").order_by("number"))
+    assert tickets[0].created_at == whole_second
+
+    for guarded in (True, False):
+        rows = list(export.export_rows(Ticket.objects.order_by("number"), guarded=guarded))
+        expected = [_python_cells(ticket, guarded) for ticket in tickets]
+        if not guarded:  # NDJSON reads its labels from their JSON text
+            rows = [[*row[:4], json.loads(row[4]), *row[5:]] for row in rows]
+        assert [list(row) for row in rows] == expected
+
+
+def test_the_csv_lines_postgresql_writes_are_the_ones_csv_writer_writes(team):
+    """Byte for byte, on cells that need quoting and cells that do not: commas, quotes, CR, LF, CRLF,
+    a lone quote, empty text, None, unicode, formula starts; and a header `csv.writer` wrote."""
+    texts = ["plain", "a,b", 'say "hi"', '"', "cr\rhere", "lf\nhere", "crlf\r\n", "", "ünï ✓", "=1+1", ",", " sp "]
+    for index, text in enumerate(texts):
+        TicketFactory(
+            project=team.project,
+            title=text or "t",
+            description=text,
+            labels=[f"l{index}", text.replace(",", ";").strip() or "x"],
+            assignee=team.member if index % 2 else None,
+        )
+    tickets = Ticket.objects.order_by("number")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(export.COLUMNS)
+    writer.writerows(export.export_rows(tickets, guarded=True))
+
+    assert b"".join(export.csv_chunks(tickets)).decode() == buffer.getvalue()
+
+
+def test_the_body_comes_in_chunks_of_many_rows(team, monkeypatch):
+    """A chunk per ROWS_PER_CHUNK rows, not one per row: 5 tickets in chunks of 2 rows are 3 chunks."""
+    for index in range(5):
+        TicketFactory(project=team.project, title=f"t{index}")
+    monkeypatch.setattr(export, "ROWS_PER_CHUNK", 2)
+    chunks = list(export.csv_chunks(Ticket.objects.order_by("number")))
+    assert [chunk.count(b"\r\n") for chunk in chunks] == [1, 2, 2, 1]  # the header row first
+    ndjson = list(export.ndjson_chunks(Ticket.objects.order_by("number")))
+    assert [chunk.count(b"\n") for chunk in ndjson] == [2, 2, 1]

@@ -68,3 +68,46 @@ def test_a_ticket_created_in_one_statement_is_what_the_orm_saves(team) -> None: 
     assert _state(ticket) == _state(saved) == _state(stored)
     created_event = Event.objects.get(ticket=ticket.pk)
     assert created_event.project_id == ticket.project_id
+
+
+def test_rows_written_by_copy_are_what_the_orm_saves(team) -> None:  # type: ignore[no-untyped-def]
+    """`rows_copy` (imports: COPY through psycopg) writes each concrete column as `save()` would, JSON,
+    dates, times, UUIDs, NULLs and text with tabs, backslashes and line ends included."""
+    from datetime import date
+
+    from django.utils import timezone
+
+    from hopla.sql import rows_copy
+
+    now = timezone.now()
+    tickets = [
+        Ticket(
+            project=team.project,
+            number=number,
+            key=f"OPS-{number}",
+            title="Tab\there, back\\slash, line\nend, Über ✓",
+            description="\\N is not NULL\r\n",
+            priority=Priority.HIGH,
+            labels=["a", 'say "hi"'],
+            assignee=team.member if number == 1 else None,
+            reporter=team.admin,
+            due_date=date(2031, 1, 31) if number == 1 else None,
+            external_ref=f"github:{number}",
+            created_at=now,
+            updated_at=now,
+        )
+        for number in (1, 2)
+    ]
+    events = [
+        Event(type=EventType.TICKET_CREATED, project_id=team.project.pk, ticket=ticket.pk, actor=team.admin,
+              data={"title": ticket.title, "n": 1}, at=now, seq=10 + index)
+        for index, ticket in enumerate(tickets)
+    ]  # fmt: skip
+
+    rows_copy(tickets)
+    rows_copy(events)
+
+    for ticket in tickets:
+        assert _values(Ticket.objects.get(pk=ticket.pk)) == _values(ticket)
+    for event in events:
+        assert _values(Event.objects.get(pk=event.pk)) == _values(event)

@@ -73,26 +73,30 @@ def test_a_repeat_while_the_first_runs_is_409_with_retry_after_then_replays(team
     assert guard_taken_at(cache.get(guard)) is not None  # kept with the key: repeats read the row at once
 
 
-def test_requests_racing_with_one_key_run_once(team):
-    """Eight threads send the same keyed POST at once: one runs, each other one is refused (409) or, if
-    it came after the first answered, replayed; one ticket and one event exist."""
-    answers: list = [None] * 8
-    start = threading.Barrier(8)
+def _race(team, key: str, senders: int = 8) -> tuple[list, list]:  # type: ignore[no-untyped-def]
+    """`senders` threads send the same keyed POST at once; answers (the runs, the others)."""
+    answers: list = [None] * senders
+    start = threading.Barrier(senders)
 
     def send(index: int) -> None:
         client = team.client("member")
         try:
             start.wait(timeout=10)
             answers[index] = client.post(
-                TICKETS, {"project": "OPS", "title": "Race"}, format="json", HTTP_IDEMPOTENCY_KEY="race"
+                TICKETS, {"project": "OPS", "title": "Race"}, format="json", HTTP_IDEMPOTENCY_KEY=key
             )
         finally:
             connection.close()
 
-    run_writers(send, 8)
-
+    run_writers(send, senders)
     ran = [answer for answer in answers if answer.status_code == 201 and "Idempotent-Replayed" not in answer]
-    others = [answer for answer in answers if answer not in ran]
+    return ran, [answer for answer in answers if answer not in ran]
+
+
+def test_requests_racing_with_one_key_run_once(team):
+    """Eight threads send the same keyed POST at once: one runs, each other one is refused (409) or, if
+    it came after the first answered, replayed; one ticket and one event exist."""
+    ran, others = _race(team, "race")
     assert len(ran) == 1
     assert all(
         answer.status_code == 409 or (answer.status_code == 201 and answer.content == ran[0].content)
@@ -177,24 +181,8 @@ def test_with_redis_away_requests_racing_with_one_key_still_commit_once(team, se
     settings.CACHES = _away_cache(free_port())
     with pytest.raises(ConnectionError):
         cache.get("anything")
-    answers: list = [None] * 8
-    start = threading.Barrier(8)
-
-    def send(index: int) -> None:
-        client = team.client("member")
-        try:
-            start.wait(timeout=10)
-            answers[index] = client.post(
-                TICKETS, {"project": "OPS", "title": "Race"}, format="json", HTTP_IDEMPOTENCY_KEY="race-away"
-            )
-        finally:
-            connection.close()
-
-    run_writers(send, 8)
-
-    ran = [answer for answer in answers if answer.status_code == 201 and "Idempotent-Replayed" not in answer]
+    ran, others = _race(team, "race-away")
     assert len(ran) == 1
-    others = [answer for answer in answers if answer not in ran]
     assert [(answer.status_code, answer.content) for answer in others] == [(201, ran[0].content)] * 7
     assert Ticket.objects.count() == 1
     assert Event.objects.filter(type="ticket.created").count() == 1

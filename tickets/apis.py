@@ -22,7 +22,7 @@ from accounts.actor import ActorMixin
 from hopla.api.conditional import if_match_version, version_etag
 from hopla.api.exceptions import ObjectNotFound
 from hopla.api.pagination import CursorOrLimitOffsetPagination, LimitOffsetPagination
-from tickets import selectors
+from tickets import list_rows, selectors
 from tickets.filters import TicketFilter
 from tickets.image_validation import clean_filename, validate_image_upload
 from tickets.models import Comment, Image, Membership, Project, Role, Ticket
@@ -262,11 +262,16 @@ class TicketViewSet(HoplaViewSet):
     def list(self, request: Request) -> Response:
         tickets = self.filter_queryset(self.get_queryset())
         filtered = TicketFilter.narrows(request.query_params)
-        return self.paginated(
-            tickets,
-            TicketWatchingSerializer,
+        # Read as plain rows and answered by a function (tickets.list_rows): TicketWatchingSerializer's
+        # JSON, without a model instance per row nor DRF's walk of each field.
+        assert self.paginator is not None
+        page = self.paginator.paginate_queryset(  # type: ignore[call-arg]
+            list_rows.ticket_rows(tickets),
+            request,
+            view=self,
             count=lambda: selectors.ticket_count(user=self.actor, tickets=tickets, filtered=filtered),
         )
+        return self.get_paginated_response([list_rows.ticket_answer(row) for row in page or []])
 
     def create(self, request: Request) -> Response:
         serializer = TicketCreateSerializer(data=request.data, context={"actor": self.actor})

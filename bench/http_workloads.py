@@ -171,6 +171,25 @@ def run(
             rows += _pooled_percentiles(p50, p99, pooled["hopla"], pooled[side])
 
 
+def conditional_request(workload: HttpWorkload, *, base_url: str, token: str) -> Request:
+    """hopla's request of `workload` with If-None-Match: the ETag of its answer, checked to answer 304."""
+    import urllib.error
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    url = base_url + API_PATH + workload.query
+    with opener.open(urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"}), timeout=30) as answer:
+        etag = answer.headers["ETag"]
+    headers = {"Authorization": f"Bearer {token}", "If-None-Match": etag}
+    try:
+        with opener.open(urllib.request.Request(url, headers=headers), timeout=30) as answer:
+            raise SystemExit(f"{workload.name}: If-None-Match answered {answer.status}, not 304")
+    except urllib.error.HTTPError as error:
+        if error.code != 304:
+            raise
+    return Request("GET", API_PATH + workload.query, token, headers=(("If-None-Match", etag),), expected_status=304)
+
+
 def raw_floor_check(workload: HttpWorkload, *, base_url: str, raw_base_url: str, token: str) -> int:
     """Checks that the framework-free floor answers hopla's bytes; answers their length.
 

@@ -60,8 +60,8 @@ def write(path: Path, *, user: User, token: str, query_strings: list[str], pool_
         lists[query_string] = {
             # Whatever hopla runs between the user and the count (none today) runs too, its rows unread.
             "extra": statements[1:-2],
-            "count": statements[1],
-            "page": statements[2],
+            "count": statements[-2],
+            "page": statements[-1],
             "limit": min(int(query.get("limit", ["25"])[0]), 100),
             "offset": int(query.get("offset", ["0"])[0]),
         }

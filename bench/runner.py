@@ -251,7 +251,36 @@ def _http_workload(
     rows.append(queries)
     print(table(rows[first:], ""), flush=True)
     if workload.name.startswith("W1"):
+        _conditional(workload, scale, world, base_url, raw_base_url, rows)
         _deep_page(scale, world, base_url, rows)
+
+
+def _conditional(
+    workload: http_workloads.HttpWorkload,
+    scale: Scale,
+    world: data.World,
+    base_url: str,
+    raw_base_url: str | None,
+    rows: list[Row],
+) -> None:
+    """W1 asked again with the ETag of its answer: hopla's 304 against the floors' whole page."""
+    conditional = http_workloads.HttpWorkload("W1 list 304", "GET", workload.query)
+    _section(f"{conditional.name}: GET {http_workloads.API_PATH}{workload.query} with If-None-Match")
+    hopla_request = http_workloads.conditional_request(conditional, base_url=base_url, token=world.token)
+    print("hopla answers 304 to its own ETag: yes; the floors answer the page")
+    first = len(rows)
+    http_workloads.run(
+        conditional,
+        base_url=base_url,
+        token=world.token,
+        rounds=scale.rounds,
+        seconds=scale.seconds,
+        connections=scale.connections,
+        rows=rows,
+        raw_base_url=raw_base_url,
+        hopla_request=hopla_request,
+    )
+    print(table(rows[first:], ""), flush=True)
 
 
 def _deep_page(scale: Scale, world: data.World, base_url: str, rows: list[Row]) -> None:

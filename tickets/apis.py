@@ -22,7 +22,7 @@ from accounts.actor import ActorMixin
 from hopla.api.conditional import if_match_version, version_etag
 from hopla.api.exceptions import ObjectNotFound
 from hopla.api.pagination import CursorOrLimitOffsetPagination, LimitOffsetPagination
-from tickets import list_rows, selectors
+from tickets import list_etag, list_rows, selectors
 from tickets.filters import TicketFilter
 from tickets.image_validation import clean_filename, validate_image_upload
 from tickets.models import Comment, Image, Membership, Project, Role, Ticket
@@ -208,7 +208,17 @@ def _as_reader_sees_it(body: dict[str, Any], *, is_watching: bool, watcher_count
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Tickets of all your projects, filtered and ordered"),
+    list=extend_schema(
+        summary="Tickets of all your projects, filtered and ordered; answers an ETag",
+        parameters=[
+            OpenApiParameter(
+                "If-None-Match",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="The ETag of a page you have: 304 (no body) while nothing on it changed for you.",
+            )
+        ],
+    ),
     create=extend_schema(
         request=TicketCreateSerializer,
         responses={201: TicketWatchingSerializer},
@@ -260,6 +270,11 @@ class TicketViewSet(HoplaViewSet):
         return selectors.ticket_list(user=self.actor)
 
     def list(self, request: Request) -> Response:
+        # Taken before the page is read (tickets.list_etag): a polling client that has this page gets a
+        # 304 for the price of this one statement.
+        etag = list_etag.ticket_list_etag(user=self.actor, request=request)
+        if etag is not None and list_etag.none_match(request.headers.get("If-None-Match"), etag):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
         tickets = self.filter_queryset(self.get_queryset())
         filtered = TicketFilter.narrows(request.query_params)
         # Read as plain rows and answered by a function (tickets.list_rows): TicketWatchingSerializer's
@@ -271,7 +286,10 @@ class TicketViewSet(HoplaViewSet):
             view=self,
             count=lambda: selectors.ticket_count(user=self.actor, tickets=tickets, filtered=filtered),
         )
-        return self.get_paginated_response([list_rows.ticket_answer(row) for row in page or []])
+        response = self.get_paginated_response([list_rows.ticket_answer(row) for row in page or []])
+        if etag is not None:
+            response["ETag"] = etag
+        return response
 
     def create(self, request: Request) -> Response:
         serializer = TicketCreateSerializer(data=request.data, context={"actor": self.actor})

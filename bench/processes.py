@@ -65,11 +65,32 @@ def server_command(setup: str, port: int) -> list[str]:
             APP,
         ],
         "daphne": [str(BIN / "daphne"), "--bind", host, "--port", port_text, APP],
+        # HTTP through WSGI (no WebSockets: W4 cannot run on it), 2 processes of 8 threads.
+        "gunicorn-gthread-2": [
+            str(BIN / "gunicorn"),
+            "bench.wsgi:application",
+            "--worker-class",
+            "gthread",
+            "--workers",
+            "2",
+            "--threads",
+            "8",
+            "--bind",
+            f"{host}:{port_text}",
+        ],
     }
     return commands[setup]
 
 
-SERVER_SETUPS = ["uvicorn-1", "uvicorn-2", "gunicorn-uvicorn-2", "granian-1", "granian-2", "daphne"]
+SERVER_SETUPS = [
+    "uvicorn-1",
+    "uvicorn-2",
+    "gunicorn-uvicorn-2",
+    "granian-1",
+    "granian-2",
+    "daphne",
+    "gunicorn-gthread-2",
+]
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

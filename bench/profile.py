@@ -34,6 +34,7 @@ STEPS: list[tuple[str, tuple[str, ...]]] = [
         ("hopla/api/authentication.py", "rest_framework_simplejwt/", "_authenticated_user (bench/floor.py"),
     ),
     ("the write throttle (Redis)", ("hopla/api/throttling.py",)),
+    ("the list's ETag (conditional GET)", ("tickets/list_etag.py",)),
     (
         "publishing the event (channel layer, after commit)",
         ("event_publish (", "_publish_and_mark (", "channels_redis/"),
@@ -50,6 +51,7 @@ STEPS: list[tuple[str, tuple[str, ...]]] = [
     (
         "rendering tickets to dicts",
         (
+            "tickets/list_rows.py",
             "rest_framework/serializers.py",
             "rest_framework/fields.py",
             "hopla/api/representation.py",

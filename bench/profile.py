@@ -98,15 +98,19 @@ def step_of(stack: str) -> str:
 
 
 def server_pids(marker: str) -> list[int]:
-    """Processes whose command line names `marker` (the bench app): the server and its workers."""
+    """Processes of this checkout whose command line names `marker` (the bench app): the server and its
+    workers. Another checkout's bench server on the same machine runs in its own directory."""
+    from bench.processes import ROOT
+
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and int(entry.name) != os.getpid():
             try:
                 command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                directory = (entry / "cwd").resolve()
             except OSError:
                 continue
-            if marker in command and "py-spy" not in command:
+            if marker in command and "py-spy" not in command and directory == ROOT:
                 pids.append(int(entry.name))
     return pids
 

@@ -275,21 +275,26 @@ class TicketViewSet(HoplaViewSet):
         etag = list_etag.ticket_list_etag(user=self.actor, request=request)
         if etag is not None and list_etag.none_match(request.headers.get("If-None-Match"), etag):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
-        tickets = self.filter_queryset(self.get_queryset())
+        tickets = self.filter_queryset(selectors.ticket_list_rows(user=self.actor))
         filtered = TicketFilter.narrows(request.query_params)
         # Read as plain rows and answered by a function (tickets.list_rows): TicketWatchingSerializer's
         # JSON, without a model instance per row nor DRF's walk of each field.
         assert self.paginator is not None
         page = self.paginator.paginate_queryset(  # type: ignore[call-arg]
-            list_rows.ticket_rows(tickets),
+            tickets,
             request,
             view=self,
-            count=lambda: selectors.ticket_count(user=self.actor, tickets=tickets, filtered=filtered),
+            count=lambda: selectors.ticket_count(user=self.actor, tickets=self._counted(tickets), filtered=filtered),
         )
         response = self.get_paginated_response([list_rows.ticket_answer(row) for row in page or []])
         if etag is not None:
             response["ETag"] = etag
         return response
+
+    def _counted(self, rows: QuerySet[Any]) -> QuerySet[Any]:
+        """What a filtered list counts: the model queryset filtered alike, whose COUNT(*) joins no
+        users (the rows' values() joins them for their summaries)."""
+        return self.filter_queryset(self.get_queryset()) if TicketFilter.narrows(self.request.query_params) else rows
 
     def create(self, request: Request) -> Response:
         serializer = TicketCreateSerializer(data=request.data, context={"actor": self.actor})

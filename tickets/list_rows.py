@@ -3,35 +3,19 @@
 A page of the list as model instances cost the ORM a Ticket and two Users per row (their
 `from_db`, deferred-field bookkeeping, related-object caches) and then DRF's serializer walked each
 field of each one: together about a third of the list's Python (BENCHMARKS.md, "Performance II").
-The same statement read with `values()` gives dicts, and `ticket_answer` writes the answer
-TicketWatchingSerializer writes, field by field. The serializer stays the schema (drf-spectacular),
-the detail's and the writes' answer and the events' body; tickets/tests/test_list_rows.py checks
-that both write the same JSON for every field, filter, ordering and reader field.
+The same statement read with `values()` (selectors.ticket_list_rows) gives dicts, and
+`ticket_answer` writes the answer TicketWatchingSerializer writes, field by field. The serializer
+stays the schema (drf-spectacular), the detail's and the writes' answer and the events' body;
+tickets/tests/test_list_rows.py checks that both write the same JSON for every field, filter,
+ordering and reader field.
 """
 
 import datetime
 from typing import Any
 
-from django.db.models import QuerySet
-
-from tickets.models import Priority, Ticket
-from tickets.selectors import LIST_USER_FIELDS
+from tickets.models import Priority
 
 _PRIORITY_NAMES = {priority.value: priority.label for priority in Priority}
-_USERS = ("assignee", "reporter")
-# What values() reads: the ticket's columns but the search index, the reader's fields, the joined users'
-# summary (LEFT OUTER JOINs, as select_related joins the nullable foreign keys).
-TICKET_LIST_VALUES = (
-    *(field.attname for field in Ticket._meta.concrete_fields if field.name != "search_vector"),
-    "is_watching",
-    "watcher_count",
-    *(f"{user}__{field}" for user in _USERS for field in LIST_USER_FIELDS),
-)
-
-
-def ticket_rows(tickets: QuerySet[Ticket]) -> QuerySet[Any]:
-    """`tickets` (a `selectors.ticket_list`, filtered and ordered) as dicts of TICKET_LIST_VALUES."""
-    return tickets.values(*TICKET_LIST_VALUES)
 
 
 def _datetime(value: datetime.datetime | None) -> str | None:
@@ -50,7 +34,7 @@ def _user(row: dict[str, Any], user: str) -> dict[str, Any] | None:
 
 
 def ticket_answer(row: dict[str, Any]) -> dict[str, Any]:
-    """The ticket of a `ticket_rows` row as TicketWatchingSerializer renders it, key for key."""
+    """The ticket of a `selectors.ticket_list_rows` row as TicketWatchingSerializer renders it, key for key."""
     due_date = row["due_date"]
     return {
         "id": str(row["id"]),

@@ -11,9 +11,9 @@ from django.utils import timezone
 from accounts.tests.factories import UserFactory
 from hopla.api.renderers import OrjsonRenderer
 from tickets.filters import ORDERING_FIELDS, TicketFilter
-from tickets.list_rows import ticket_answer, ticket_rows
+from tickets.list_rows import ticket_answer
 from tickets.models import Priority, Status, Watcher
-from tickets.selectors import ticket_list
+from tickets.selectors import ticket_list, ticket_list_rows
 from tickets.serializers import TicketWatchingSerializer
 from tickets.tests.conftest import client_for
 from tickets.tests.factories import MembershipFactory, ProjectFactory, TicketFactory
@@ -91,7 +91,7 @@ def test_the_list_answers_what_the_serializer_answered(readers, params) -> None:
 def test_every_row_renders_as_the_serializer_renders_its_ticket(readers) -> None:  # type: ignore[no-untyped-def]
     for reader in readers:
         by_id = {ticket.pk: ticket for ticket in ticket_list(user=reader)}
-        rows = list(ticket_rows(ticket_list(user=reader)))
+        rows = list(ticket_list_rows(user=reader))
         assert {row["id"] for row in rows} == set(by_id)
         for row in rows:
             expected = OrjsonRenderer().render(TicketWatchingSerializer(by_id[row["id"]]).data)

@@ -33,8 +33,6 @@ _USER_COLUMNS: list[str] = _CONFIG["user_columns"]
 _USER_ID = _USER_COLUMNS.index("id")
 _USER_ACTIVE = _USER_COLUMNS.index("is_active")
 _USER_PASSWORD = _USER_COLUMNS.index("password")
-_TICKET_COLUMNS: list[str] = _CONFIG["ticket_columns"]  # the page's columns, in the statement's order
-_SUMMARY_FIELDS: list[str] = _CONFIG["summary_fields"]  # what the page selects of each joined user
 _PRIORITY_NAMES = {int(value): name for value, name in _CONFIG["priority_names"].items()}
 _LISTS: dict[str, dict[str, Any]] = _CONFIG["lists"]  # query string -> count, page, limit, offset
 
@@ -77,37 +75,34 @@ def _datetime(value: datetime.datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def _user_summary(row: tuple, start: int) -> dict[str, Any] | None:
-    if row[start] is None:  # an outer-joined user that is not there: the id comes first
+def _user_summary(row: dict[str, Any], user: str) -> dict[str, Any] | None:
+    if row[f"{user}__id"] is None:  # an outer-joined user that is not there
         return None
-    summary = dict(zip(_SUMMARY_FIELDS, row[start : start + len(_SUMMARY_FIELDS)], strict=True))
-    return {"id": str(summary["id"]), "email": summary["email"], "full_name": summary["full_name"]}
+    return {"id": str(row[f"{user}__id"]), "email": row[f"{user}__email"], "full_name": row[f"{user}__full_name"]}
 
 
-def _ticket(row: tuple) -> dict[str, Any]:
-    ticket = dict(zip(_TICKET_COLUMNS, row, strict=False))
-    assignee_at = len(_TICKET_COLUMNS)
-    due_date = ticket["due_date"]
+def _ticket(row: dict[str, Any]) -> dict[str, Any]:
+    due_date = row["due_date"]
     return {
-        "id": str(ticket["id"]),
-        "key": ticket["key"],
-        "project": str(ticket["project_id"]),
-        "title": ticket["title"],
-        "description": ticket["description"],
-        "status": ticket["status"],
-        "priority": _PRIORITY_NAMES[ticket["priority"]],
-        "labels": ticket["labels"],
-        "assignee": _user_summary(row, assignee_at),
-        "reporter": _user_summary(row, assignee_at + len(_SUMMARY_FIELDS)),
+        "id": str(row["id"]),
+        "key": row["key"],
+        "project": str(row["project_id"]),
+        "title": row["title"],
+        "description": row["description"],
+        "status": row["status"],
+        "priority": _PRIORITY_NAMES[row["priority"]],
+        "labels": row["labels"],
+        "assignee": _user_summary(row, "assignee"),
+        "reporter": _user_summary(row, "reporter"),
         "due_date": due_date.isoformat() if due_date else None,
-        "version": ticket["version"],
-        "comment_count": ticket["comment_count"],
-        "image_count": ticket["image_count"],
-        "created_at": _datetime(ticket["created_at"]),
-        "updated_at": _datetime(ticket["updated_at"]),
-        "closed_at": _datetime(ticket["closed_at"]),
-        "is_watching": ticket["is_watching"],
-        "watcher_count": ticket["watcher_count"],
+        "version": row["version"],
+        "comment_count": row["comment_count"],
+        "image_count": row["image_count"],
+        "created_at": _datetime(row["created_at"]),
+        "updated_at": _datetime(row["updated_at"]),
+        "closed_at": _datetime(row["closed_at"]),
+        "is_watching": row["is_watching"],
+        "watcher_count": row["watcher_count"],
     }
 
 
@@ -163,10 +158,12 @@ async def _ticket_list(scope: dict[str, Any], headers: dict[bytes, bytes]) -> tu
             await connection.execute(statement.replace(_USER_MARKER, user_hex))
         cursor = await connection.execute(listing["count"].replace(_USER_MARKER, user_hex))
         (count,) = await cursor.fetchone()  # type: ignore[misc]
-        rows: list[tuple] = []
+        rows: list[dict[str, Any]] = []
         if count and listing["offset"] <= count:
             cursor = await connection.execute(listing["page"].replace(_USER_MARKER, user_hex))
-            rows = await cursor.fetchall()
+            # hopla reads the page with values(): its columns are named (assignee__email, is_watching...).
+            names = [column.name for column in cursor.description or []]
+            rows = [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
     host = headers.get(b"host", b"").decode("latin-1")
     url = f"{scope['scheme']}://{host}{scope['path']}" + (f"?{query_string}" if query_string else "")
     next_url, previous_url = _links(url, count, listing["limit"], listing["offset"])

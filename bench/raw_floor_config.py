@@ -2,8 +2,8 @@
 
 For each query string, one real request of hopla's list runs in this process under
 CaptureQueriesContext: its statements (the user first, the count and the page last) are kept as psycopg wrote
-them, the acting user's id in them marked for the floor to replace. The columns' order and the names
-the floor renders come from the models, as bench.floor takes them.
+them, the acting user's id in them marked for the floor to replace. The floor reads the page's
+columns by the names hopla's values() gives them (checked here).
 """
 
 import json
@@ -18,8 +18,8 @@ from django.test.utils import CaptureQueriesContext
 from psycopg.conninfo import make_conninfo
 
 from accounts.models import User
-from tickets.models import Priority, Ticket
-from tickets.selectors import LIST_USER_FIELDS
+from tickets import selectors
+from tickets.models import Priority
 
 API_PATH = "/api/v1/tickets/"
 
@@ -44,6 +44,16 @@ def _conninfo() -> str:
     )
 
 
+def _check_page_columns(page: str) -> None:
+    """The floor reads the page's columns by name, as hopla's values() names them."""
+    with connection.cursor() as cursor:
+        cursor.execute(page)
+        names = {column.name for column in cursor.description or []}
+    wanted = {*selectors.LIST_ROW_VALUES, "is_watching", "watcher_count"}
+    if not wanted <= names:
+        raise SystemExit(f"hopla's page statement does not name the columns the floor reads: {wanted - names}")
+
+
 def write(path: Path, *, user: User, token: str, query_strings: list[str], pool_size: int) -> None:
     """The floor's config for `query_strings` (without `?`), as `user` (whose `token` is given) sees them."""
     marker = user.pk.hex
@@ -55,6 +65,7 @@ def write(path: Path, *, user: User, token: str, query_strings: list[str], pool_
             raise SystemExit(f"expected hopla's user, count and page statements, got {len(statements)}: {statements}")
         if not all(marker in statement for statement in statements):
             raise SystemExit("the acting user's id is not in every captured statement as psycopg wrote it")
+        _check_page_columns(statements[-1])
         user_statement = statements[0]
         query = parse.parse_qs(query_string)
         lists[query_string] = {
@@ -65,7 +76,6 @@ def write(path: Path, *, user: User, token: str, query_strings: list[str], pool_
             "limit": min(int(query.get("limit", ["25"])[0]), 100),
             "offset": int(query.get("offset", ["0"])[0]),
         }
-    ticket_columns = [field.attname for field in Ticket._meta.concrete_fields if field.name != "search_vector"]
     user_columns = [field.attname for field in User._meta.concrete_fields]
     config = {
         "conninfo": _conninfo(),
@@ -76,9 +86,6 @@ def write(path: Path, *, user: User, token: str, query_strings: list[str], pool_
         "user_marker": marker,
         "user_statement": user_statement,
         "user_columns": user_columns,
-        # ticket_list's annotations come after the ticket's columns, then the joined users' (bench.floor).
-        "ticket_columns": [*ticket_columns, "is_watching", "watcher_count"],
-        "summary_fields": [name for name in user_columns if name in LIST_USER_FIELDS],
         "priority_names": {str(priority.value): priority.label for priority in Priority},
         "lists": lists,
     }

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ErrorDetail, PermissionDenied, ValidationError
@@ -218,6 +218,10 @@ def _as_reader_sees_it(body: dict[str, Any], *, is_watching: bool, watcher_count
                 description="The ETag of a page you have: 304 (no body) while nothing on it changed for you.",
             )
         ],
+        responses={
+            200: TicketWatchingSerializer(many=True),
+            304: OpenApiResponse(description="Not modified: the page you have (its ETag in If-None-Match) is current."),
+        },
     ),
     create=extend_schema(
         request=TicketCreateSerializer,

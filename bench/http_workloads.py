@@ -113,41 +113,101 @@ def run(
     connections: int,
     rows: list[Row],
     latency: bool = True,
+    raw_base_url: str | None = None,
+    hopla_request: Request | None = None,
 ) -> None:
-    """Appends the workload's rows against its floor: req/s under load, then p50/p99 of one connection."""
-    hopla_request = workload.request(API_PATH, token)
-    floor_request = workload.request(workload.floor_path, token)
-    errors = {hopla_request: 0, floor_request: 0}
+    """Appends the workload's rows against its floor: req/s under load, then p50/p99 of one connection.
+
+    With `raw_base_url` (the framework-free floor's server) every figure is also taken of that floor,
+    in the same interleaved rounds, and each gets a second row against it: the Django floor's rows
+    then show the framework's share, the framework-free floor's what hopla costs beyond its SQL.
+    `hopla_request` replaces hopla's side (W1's conditional GET).
+    """
+    hopla = hopla_request or workload.request(API_PATH, token)
+    sides = {"hopla": (base_url, hopla), "floor": (base_url, workload.request(workload.floor_path, token))}
+    if raw_base_url is not None:
+        sides["raw"] = (raw_base_url, workload.request(API_PATH, token))
+    errors = dict.fromkeys(sides, 0)
     statuses: set[int] = set()
-    throughput = Row(workload.name, f"req/s ({connections} conn)")
-    p50 = Row(workload.name, "p50 ms (1 conn)")
-    p99 = Row(workload.name, "p99 ms (1 conn)")
+    against = {"floor": "", "raw": " vs framework-free"}
+    throughput = {
+        side: Row(workload.name, f"req/s ({connections} conn){against[side]}") for side in sides if side != "hopla"
+    }
+    if raw_base_url is not None:
+        throughput["floor"].note = "framework share (vs the Django floor)"
     # Latencies of every round's one-connection run, pooled: percentiles over all of them.
-    pooled: dict[Request, Counter[int]] = {hopla_request: Counter(), floor_request: Counter()}
+    pooled: dict[str, Counter[int]] = {side: Counter() for side in sides}
     # A short unmeasured run each: connections opened, statements captured, caches warm.
-    for request in (hopla_request, floor_request):
-        run_wrk(base_url, request, connections=connections, seconds=1)
+    for url, request in sides.values():
+        run_wrk(url, request, connections=connections, seconds=1)
+    names = list(sides)
     for number in range(rounds):
-        order = [hopla_request, floor_request] if number % 2 == 0 else [floor_request, hopla_request]
-        loaded = {request: run_wrk(base_url, request, connections=connections, seconds=seconds) for request in order}
-        throughput.add(loaded[hopla_request].requests_per_second, loaded[floor_request].requests_per_second)
-        for request, result in loaded.items():
-            errors[request] += result.errors
+        order = names[number % len(names) :] + names[: number % len(names)]
+        if number % 2:
+            order.reverse()
+        loaded = {
+            side: run_wrk(sides[side][0], sides[side][1], connections=connections, seconds=seconds) for side in order
+        }
+        for side, row in throughput.items():
+            row.add(loaded["hopla"].requests_per_second, loaded[side].requests_per_second)
+        for side, result in loaded.items():
+            errors[side] += result.errors
             statuses.add(result.bad_status)
         if latency:
             latency_seconds = seconds * workload.latency_share
-            single = {request: run_wrk(base_url, request, connections=1, seconds=latency_seconds) for request in order}
-            for request, result in single.items():
-                pooled[request].update(result.latencies_us)
+            for side in order:
+                single = run_wrk(sides[side][0], sides[side][1], connections=1, seconds=latency_seconds)
+                pooled[side].update(single.latencies_us)
     if any(errors.values()):
         seen = ", ".join(str(status) for status in sorted(statuses - {0})) or "none"
-        throughput.note = (
-            f"errors: hopla {errors[hopla_request]}, floor {errors[floor_request]} (statuses {seen}; else timeouts)"
+        counts = ", ".join(f"{side} {count}" for side, count in errors.items())
+        throughput["floor"].note = f"errors: {counts} (statuses {seen}; else timeouts)"
+    for side, row in throughput.items():
+        row.note_spread()
+        rows.append(row)
+        if latency:
+            p50 = Row(workload.name, f"p50 ms (1 conn){against[side]}")
+            p99 = Row(workload.name, f"p99 ms (1 conn){against[side]}")
+            rows += _pooled_percentiles(p50, p99, pooled["hopla"], pooled[side])
+
+
+def conditional_request(workload: HttpWorkload, *, base_url: str, token: str) -> Request:
+    """hopla's request of `workload` with If-None-Match: the ETag of its answer, checked to answer 304."""
+    import urllib.error
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    url = base_url + API_PATH + workload.query
+    with opener.open(urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"}), timeout=30) as answer:
+        etag = answer.headers["ETag"]
+    headers = {"Authorization": f"Bearer {token}", "If-None-Match": etag}
+    try:
+        with opener.open(urllib.request.Request(url, headers=headers), timeout=30) as answer:
+            raise SystemExit(f"{workload.name}: If-None-Match answered {answer.status}, not 304")
+    except urllib.error.HTTPError as error:
+        if error.code != 304:
+            raise
+    return Request("GET", API_PATH + workload.query, token, headers=(("If-None-Match", etag),), expected_status=304)
+
+
+def raw_floor_check(workload: HttpWorkload, *, base_url: str, raw_base_url: str, token: str) -> int:
+    """Checks that the framework-free floor answers hopla's bytes; answers their length.
+
+    Both are asked with the same Host header, so that the page links, built from it, are the same."""
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    host = base_url.removeprefix("http://")
+    bodies = []
+    for url in (base_url, raw_base_url):
+        request = urllib.request.Request(
+            url + API_PATH + workload.query, headers={"Authorization": f"Bearer {token}", "Host": host}
         )
-    throughput.note_spread()
-    rows.append(throughput)
-    if latency:
-        rows += _pooled_percentiles(p50, p99, pooled[hopla_request], pooled[floor_request])
+        with opener.open(request, timeout=30) as response:
+            bodies.append(response.read())
+    if bodies[0] != bodies[1]:
+        raise SystemExit(f"{workload.name}: the framework-free floor does not answer hopla's bytes")
+    return len(bodies[0])
 
 
 def _pooled_percentiles(p50: Row, p99: Row, hopla: Counter[int], reference: Counter[int]) -> list[Row]:

@@ -65,11 +65,32 @@ def server_command(setup: str, port: int) -> list[str]:
             APP,
         ],
         "daphne": [str(BIN / "daphne"), "--bind", host, "--port", port_text, APP],
+        # HTTP through WSGI (no WebSockets: W4 cannot run on it), 2 processes of 8 threads.
+        "gunicorn-gthread-2": [
+            str(BIN / "gunicorn"),
+            "bench.wsgi:application",
+            "--worker-class",
+            "gthread",
+            "--workers",
+            "2",
+            "--threads",
+            "8",
+            "--bind",
+            f"{host}:{port_text}",
+        ],
     }
     return commands[setup]
 
 
-SERVER_SETUPS = ["uvicorn-1", "uvicorn-2", "gunicorn-uvicorn-2", "granian-1", "granian-2", "daphne"]
+SERVER_SETUPS = [
+    "uvicorn-1",
+    "uvicorn-2",
+    "gunicorn-uvicorn-2",
+    "granian-1",
+    "granian-2",
+    "daphne",
+    "gunicorn-gthread-2",
+]
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -181,6 +202,27 @@ def webhook_receiver(log_dir: Path) -> Iterator[str]:
         )
         try:
             _wait_until_up(base_url, process, what="the webhook receiver", path="/count")
+            yield base_url
+        finally:
+            _stop(process)
+
+
+RAW_FLOOR_APP = "bench.raw_floor:application"
+
+
+@contextmanager
+def raw_floor_server(env: dict[str, str], log_dir: Path, config: Path) -> Iterator[str]:
+    """The framework-free floor (bench.raw_floor) under the Procfile's web command, as hopla is served;
+    yields its base URL once it answers."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    command = [RAW_FLOOR_APP if word == APP else word for word in procfile_web_command(port)]
+    with (log_dir / "web-raw-floor.log").open("ab") as log:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env={**env, "RAW_FLOOR_CONFIG": str(config)}, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            _wait_until_up(base_url, process, what="the framework-free floor")
             yield base_url
         finally:
             _stop(process)

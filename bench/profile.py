@@ -34,6 +34,7 @@ STEPS: list[tuple[str, tuple[str, ...]]] = [
         ("hopla/api/authentication.py", "rest_framework_simplejwt/", "_authenticated_user (bench/floor.py"),
     ),
     ("the write throttle (Redis)", ("hopla/api/throttling.py",)),
+    ("the list's ETag (conditional GET)", ("tickets/list_etag.py",)),
     (
         "publishing the event (channel layer, after commit)",
         ("event_publish (", "_publish_and_mark (", "channels_redis/"),
@@ -50,6 +51,7 @@ STEPS: list[tuple[str, tuple[str, ...]]] = [
     (
         "rendering tickets to dicts",
         (
+            "tickets/list_rows.py",
             "rest_framework/serializers.py",
             "rest_framework/fields.py",
             "hopla/api/representation.py",
@@ -96,15 +98,19 @@ def step_of(stack: str) -> str:
 
 
 def server_pids(marker: str) -> list[int]:
-    """Processes whose command line names `marker` (the bench app): the server and its workers."""
+    """Processes of this checkout whose command line names `marker` (the bench app): the server and its
+    workers. Another checkout's bench server on the same machine runs in its own directory."""
+    from bench.processes import ROOT
+
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and int(entry.name) != os.getpid():
             try:
                 command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                directory = (entry / "cwd").resolve()
             except OSError:
                 continue
-            if marker in command and "py-spy" not in command:
+            if marker in command and "py-spy" not in command and directory == ROOT:
                 pids.append(int(entry.name))
     return pids
 

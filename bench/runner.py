@@ -1,5 +1,6 @@
 """The run itself, once Django is set up: data, processes, workloads, the printed tables."""
 
+import contextlib
 import json
 import platform
 import shutil
@@ -12,8 +13,8 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-from bench import board, data, data_io, deliveries, fanout, http_workloads, images, notifying
-from bench.processes import rq_worker, server_command, web_server
+from bench import board, data, data_io, deliveries, fanout, http_workloads, images, notifying, raw_floor_config
+from bench.processes import raw_floor_server, rq_worker, server_command, web_server
 from bench.report import Row, table
 from bench.scale import Scale
 
@@ -61,7 +62,7 @@ def run(
     try:
         with rq_worker(env, log_dir) as worker:
             with web_server("procfile", env, log_dir) as base_url:
-                _http_workloads(scale, only, search_word, world, base_url, rows)
+                _http_workloads(scale, only, search_word, world, base_url, rows, env, log_dir)
                 if "W4" in only:
                     _section(f"W4: one update to {scale.watchers} WebSocket clients, {scale.updates} times")
                     fanout.run(
@@ -182,37 +183,104 @@ def _server_errors(log_dir: Path) -> None:
 
 
 def _http_workloads(
-    scale: Scale, only: set[str], search_word: str, world: data.World, base_url: str, rows: list[Row]
+    scale: Scale,
+    only: set[str],
+    search_word: str,
+    world: data.World,
+    base_url: str,
+    rows: list[Row],
+    env: dict[str, str],
+    log_dir: Path,
 ) -> None:
-    for workload in http_workloads.workloads(world.project.key, search_word):
-        if workload.name.split()[0] not in only:
-            continue
-        _section(f"{workload.name}: {workload.method} {http_workloads.API_PATH}{workload.query}")
-        hopla_queries, floor_queries, statements = http_workloads.check_and_count(workload, world.token)
-        print(f"same JSON as the floor: yes; queries per request: hopla {hopla_queries}, floor {floor_queries}")
-        if workload.method == "GET":
-            page = statements[-1]
-            print("EXPLAIN ANALYZE of hopla's page query:")
-            print("\n".join(f"    {line}" for line in http_workloads.explain(page)))
-            if workload.name.startswith("W2"):
-                print("EXPLAIN ANALYZE of hopla's count query:")
-                print("\n".join(f"    {line}" for line in http_workloads.explain(statements[-2])))
-        http_workloads.run(
-            workload,
-            base_url=base_url,
-            token=world.token,
-            rounds=scale.rounds,
-            seconds=scale.seconds,
-            connections=scale.connections,
-            rows=rows,
-            latency=workload.latency,
+    selected = [w for w in http_workloads.workloads(world.project.key, search_word) if w.name.split()[0] in only]
+    # W1's and W2's framework-free floor: hopla's statements captured first, then its own server.
+    gets = [workload for workload in selected if workload.method == "GET"]
+    with contextlib.ExitStack() as stack:
+        raw_base_url = None
+        if gets:
+            config = log_dir / "raw-floor.json"
+            raw_floor_config.write(
+                config,
+                user=world.user,
+                token=world.token,
+                query_strings=[workload.query.removeprefix("?") for workload in gets],
+                pool_size=scale.connections,
+            )
+            raw_base_url = stack.enter_context(raw_floor_server(env, log_dir, config))
+        for workload in selected:
+            _http_workload(workload, scale, world, base_url, raw_base_url if workload in gets else None, rows)
+
+
+def _http_workload(
+    workload: http_workloads.HttpWorkload,
+    scale: Scale,
+    world: data.World,
+    base_url: str,
+    raw_base_url: str | None,
+    rows: list[Row],
+) -> None:
+    _section(f"{workload.name}: {workload.method} {http_workloads.API_PATH}{workload.query}")
+    hopla_queries, floor_queries, statements = http_workloads.check_and_count(workload, world.token)
+    print(f"same JSON as the floor: yes; queries per request: hopla {hopla_queries}, floor {floor_queries}")
+    if raw_base_url is not None:
+        length = http_workloads.raw_floor_check(
+            workload, base_url=base_url, raw_base_url=raw_base_url, token=world.token
         )
-        queries = Row(workload.name, "queries/request")
-        queries.add(hopla_queries, floor_queries)
-        rows.append(queries)
-        print(table(rows[-4 if workload.latency else -2 :], ""), flush=True)
-        if workload.name.startswith("W1"):
-            _deep_page(scale, world, base_url, rows)
+        print(f"same bytes from the framework-free floor: yes ({length} bytes)")
+    if workload.method == "GET":
+        page = statements[-1]
+        print("EXPLAIN ANALYZE of hopla's page query:")
+        print("\n".join(f"    {line}" for line in http_workloads.explain(page)))
+        if workload.name.startswith("W2"):
+            print("EXPLAIN ANALYZE of hopla's count query:")
+            print("\n".join(f"    {line}" for line in http_workloads.explain(statements[-2])))
+    first = len(rows)
+    http_workloads.run(
+        workload,
+        base_url=base_url,
+        token=world.token,
+        rounds=scale.rounds,
+        seconds=scale.seconds,
+        connections=scale.connections,
+        rows=rows,
+        latency=workload.latency,
+        raw_base_url=raw_base_url,
+    )
+    queries = Row(workload.name, "queries/request")
+    queries.add(hopla_queries, floor_queries)
+    rows.append(queries)
+    print(table(rows[first:], ""), flush=True)
+    if workload.name.startswith("W1"):
+        _conditional(workload, scale, world, base_url, raw_base_url, rows)
+        _deep_page(scale, world, base_url, rows)
+
+
+def _conditional(
+    workload: http_workloads.HttpWorkload,
+    scale: Scale,
+    world: data.World,
+    base_url: str,
+    raw_base_url: str | None,
+    rows: list[Row],
+) -> None:
+    """W1 asked again with the ETag of its answer: hopla's 304 against the floors' whole page."""
+    conditional = http_workloads.HttpWorkload("W1 list 304", "GET", workload.query)
+    _section(f"{conditional.name}: GET {http_workloads.API_PATH}{workload.query} with If-None-Match")
+    hopla_request = http_workloads.conditional_request(conditional, base_url=base_url, token=world.token)
+    print("hopla answers 304 to its own ETag: yes; the floors answer the page")
+    first = len(rows)
+    http_workloads.run(
+        conditional,
+        base_url=base_url,
+        token=world.token,
+        rounds=scale.rounds,
+        seconds=scale.seconds,
+        connections=scale.connections,
+        rows=rows,
+        raw_base_url=raw_base_url,
+        hopla_request=hopla_request,
+    )
+    print(table(rows[first:], ""), flush=True)
 
 
 def _deep_page(scale: Scale, world: data.World, base_url: str, rows: list[Row]) -> None:

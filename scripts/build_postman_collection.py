@@ -453,6 +453,27 @@ tickets = [
         tests=[*status(200), *keys(*PAGE), "pm.test('finds it', () => pm.expect(pm.response.json().count).to.eql(1));"],
     ),
     request(
+        "List with filters, answered with its ETag",
+        "GET",
+        "/api/v1/tickets/?project={{projectKey}}&ordering=-priority",
+        tests=[
+            *status(200),
+            "pm.test('an ETag', () => pm.expect(pm.response.headers.get('ETag')).to.match(/^\"[0-9a-f]{32}\"$/));",
+            "pm.collectionVariables.set('listEtag', pm.response.headers.get('ETag'));",
+        ],
+    ),
+    request(
+        "The same list with If-None-Match: 304, nothing changed",
+        "GET",
+        "/api/v1/tickets/?project={{projectKey}}&ordering=-priority",
+        headers={"If-None-Match": "{{listEtag}}"},
+        tests=[
+            *status(304),
+            "pm.test('same ETag', () => pm.expect(pm.response.headers.get('ETag')).to.eql("
+            "pm.collectionVariables.get('listEtag')));",
+        ],
+    ),
+    request(
         "List by cursor (keyset pages, no count)",
         "GET",
         "/api/v1/tickets/?project={{projectKey}}&ordering=-priority&limit=1&cursor=",
@@ -1138,7 +1159,7 @@ VARIABLES = [
     "refreshToken", "oldRefreshToken", "projectId", "ticketId", "ticketKey", "commentId", "imageId", "imagePolls",
     "webhookUrl", "webhookId", "webhookSecret", "deliveryId", "idempotencyKey", "idempotentTicketId",
     "importId", "importPolls", "otherPassword", "otherAccessToken", "notificationPolls", "notificationId",
-    "invitationId",
+    "invitationId", "listEtag",
 ]  # fmt: skip
 
 collection = {

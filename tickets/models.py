@@ -416,3 +416,19 @@ class TicketImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.format} import into {self.project_id} ({self.status})"
+
+
+class ListStamp(models.Model):
+    """A number (one row, id 1) that grows with every change a ticket list shows but no event records:
+    a watch or unwatch (`is_watching`, `watcher_count`) and a user's new name or email (the assignee
+    and reporter summaries), or a deleted user. Part of the list's ETag (tickets.list_etag), with the
+    newest event of each of the reader's projects, which every other change writes.
+
+    Bumped in the transaction of the change: watches by tickets.services.watchers, users by a
+    PostgreSQL trigger on accounts_user (migration 0009), so the admin and a shell bump it too."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"list stamp {self.value}"

@@ -212,6 +212,25 @@ def ticket_list(*, user: User) -> QuerySet[Ticket]:
     return _with_watching(_VISIBLE_TICKETS.filter(project_id__in=RawSQL(_MY_PROJECTS, [user_id])), user)
 
 
+# What ticket_list_rows reads of a ticket: its columns (the search index aside) and the joined users'
+# summaries (LEFT OUTER JOINs, as select_related joins the nullable foreign keys); the reader's
+# fields (is_watching, watcher_count) come as annotations, after.
+LIST_ROW_VALUES = (
+    *(field.attname for field in Ticket._meta.concrete_fields if field.name != "search_vector"),
+    *(f"{user}__{field}" for user in ("assignee", "reporter") for field in LIST_USER_FIELDS),
+)
+# Resolving those 27 names into columns and joins (Query.set_values) was 0.55 ms of each list request's
+# Python (`python -m bench.profile`, BENCHMARKS.md "Performance II"): done once, chained from, never run.
+_VISIBLE_TICKET_ROWS = _VISIBLE_TICKETS.values(*LIST_ROW_VALUES)
+
+
+def ticket_list_rows(*, user: User) -> QuerySet[Any]:
+    """ticket_list as dicts of LIST_ROW_VALUES plus `is_watching` and `watcher_count`, for answers
+    built without model instances (tickets.list_rows)."""
+    user_id = _user_db_id(user)
+    return _with_watching(_VISIBLE_TICKET_ROWS.filter(project_id__in=RawSQL(_MY_PROJECTS, [user_id])), user)  # type: ignore[arg-type]
+
+
 # SUM(ticket_count) over the user's projects: the SQL the ORM writes for
 # `Project.objects.filter(pk__in=Membership.objects.filter(user=user).values("project_id"))
 # .aggregate(total=Coalesce(Sum("ticket_count"), 0))` (parameters: 0, the user's id), written once: building

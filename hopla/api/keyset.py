@@ -116,6 +116,9 @@ def page(queryset: QuerySet[Any], keys: list[SortKey], cursor: Cursor | None, li
 
 
 def position_of(row: Any, keys: list[SortKey]) -> tuple[Any, ...]:
+    """The row's position: from a model instance, or from a dict of `values()` (annotated after it)."""
+    if isinstance(row, dict):
+        return tuple(row[_annotation(index)] for index in range(len(keys)))
     return tuple(getattr(row, _annotation(index)) for index in range(len(keys)))
 
 

@@ -5,9 +5,10 @@ idempotent (a second watch of the same ticket is no error and no second row)."""
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 
 from hopla.sql import db_uuid
+from tickets.list_etag import list_stamp_bump
 from tickets.models import Project, Ticket, Watcher
 
 # The watchers of a ticket being created, in the statement that creates it (ticket_insert): from
@@ -49,13 +50,18 @@ def watcher_pairs_add(pairs: Iterable[tuple[Any, Any]]) -> list[tuple[Any, Any]]
 
 def ticket_watch(*, ticket: Ticket, user: Any) -> None:
     """`PUT …/watch/`: the user watches the ticket (already watching: nothing changes)."""
-    watchers_add(ticket_id=ticket.pk, user_ids=[user.pk])
+    with transaction.atomic():
+        if watchers_add(ticket_id=ticket.pk, user_ids=[user.pk]):
+            list_stamp_bump()  # is_watching and watcher_count changed, and no event says so
 
 
 def ticket_unwatch(*, ticket: Ticket, user: Any) -> None:
     """`DELETE …/watch/`: the user stops watching (not watching: nothing changes). Being its reporter
     or assignee makes no one watch again; a later assignment or comment does."""
-    Watcher.objects.filter(ticket=ticket, user=user).delete()
+    with transaction.atomic():
+        deleted, _ = Watcher.objects.filter(ticket=ticket, user=user).delete()
+        if deleted:
+            list_stamp_bump()
 
 
 def watchers_forget_deleted_tickets(*, ticket_ids: Iterable[Any]) -> int:

@@ -21,10 +21,11 @@ SIZES = [1, 50]
 ALL = {"limit": 100}  # one page holds all 50, so every object is rendered
 
 # 1. JWT user lookup
-# 2. the count (pagination): unfiltered, SUM(ticket_count) FROM tickets_project WHERE id IN (<the user's
+# 2. the ETag's state: ListStamp and the newest event of each of the user's projects (tickets.list_etag)
+# 3. the count (pagination): unfiltered, SUM(ticket_count) FROM tickets_project WHERE id IN (<the user's
 #    memberships>); filtered, SELECT COUNT(*) FROM tickets_ticket WHERE ...; none with ?cursor=
-# 3. the page: tickets JOIN assignee, reporter
-TICKET_LIST_QUERIES = 3
+# 4. the page: tickets JOIN assignee, reporter
+TICKET_LIST_QUERIES = 4
 # 1. JWT user lookup
 # 2. the ticket by key JOIN project, assignee, reporter, with the user's role as a subquery
 TICKET_DETAIL_QUERIES = 2

@@ -27,7 +27,7 @@ from django.db.models import F, Q, QuerySet, Value
 from django.utils import timezone
 
 from webhooks.attempts import Outcome, attempt, outcome_fields, request_body, signers
-from webhooks.models import Delivery, DeliveryStatus, Webhook
+from webhooks.models import Delivery, DeliveryStatus, Webhook, webhook_row_lock_take
 
 logger = logging.getLogger("hopla.webhooks")
 
@@ -188,20 +188,29 @@ class _Records:
         return time.monotonic() - self.written_at >= RECORD_EVERY_SECONDS
 
     def write(self) -> bool:
-        """Write the outcomes and renew the lease; answers whether the drain goes on."""
+        """Renew the lease and write the outcomes; answers whether the drain goes on.
+
+        The webhook's row is locked before its deliveries' rows, in the order a delete of the webhook
+        takes them (webhooks.signals, then the cascade): the other order deadlocked with a delete made
+        while the drain recorded (PostgreSQL then aborted one of the two, seen with W6's clean-up)."""
         self.written_at = time.monotonic()
         done, self.done = self.done, []
         with transaction.atomic():
+            going_on = self.lease.renew()  # locks the row while the webhook is active and the lease held
+            if not going_on:
+                webhook_row_lock_take(self.lease.webhook)
             if done:
                 with connection.cursor() as cursor:
                     cursor.execute(_RECORD_SQL, [orjson.dumps([_recorded(delivery) for delivery, _ in done]).decode()])
-                _webhook_record(self.lease.webhook, done)
-            return self.lease.renew()
+                if _webhook_record(self.lease.webhook, done):
+                    going_on = False  # these outcomes switched it off
+            return going_on
 
 
-def _webhook_record(webhook: Webhook, done: list[tuple[Delivery, Outcome]]) -> None:
+def _webhook_record(webhook: Webhook, done: list[tuple[Delivery, Outcome]]) -> bool:
     """The webhook's health after these outcomes: its last success and failure, the deliveries failed
-    in a row (a success resets it), and the switch-off at WEBHOOK_DISABLE_AFTER_FAILURES."""
+    in a row (a success resets it), and the switch-off at WEBHOOK_DISABLE_AFTER_FAILURES (answers
+    whether these outcomes switched it off)."""
     changes: dict[str, object] = {}
     failed_at = [outcome.at for _, outcome in done if not outcome.succeeded]
     if failed_at:
@@ -215,10 +224,10 @@ def _webhook_record(webhook: Webhook, done: list[tuple[Delivery, Outcome]]) -> N
     elif failed_since_success:
         changes["consecutive_failures"] = F("consecutive_failures") + len(failed_since_success)
     if not changes:
-        return
+        return False
     Webhook.objects.filter(pk=webhook.pk).update(**changes)
     if not failed_since_success:
-        return  # no failed delivery since the last success: the count cannot have reached the limit
+        return False  # no failed delivery since the last success: the count cannot have reached the limit
     limit = settings.WEBHOOK_DISABLE_AFTER_FAILURES
     last_error = failed_since_success[-1][1].error
     disabled = Webhook.objects.filter(pk=webhook.pk, active=True, consecutive_failures__gte=limit).update(
@@ -228,6 +237,7 @@ def _webhook_record(webhook: Webhook, done: list[tuple[Delivery, Outcome]]) -> N
     )
     if disabled:
         logger.warning("webhook disabled", extra={"fields": {"webhook": str(webhook.pk), "failures": limit}})
+    return bool(disabled)
 
 
 def due_webhook_ids(now: datetime) -> list[Any]:

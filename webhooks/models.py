@@ -58,6 +58,13 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "failed"
 
 
+def webhook_row_lock_take(webhook: Webhook) -> None:
+    """Lock the webhook's row for the rest of the transaction. Whatever writes a webhook's deliveries and
+    the webhook itself takes this row first, as a delete does (webhooks.signals), so that the two never
+    wait for each other's rows in opposite orders."""
+    list(Webhook.objects.select_for_update().filter(pk=webhook.pk).values_list("pk", flat=True))
+
+
 class Delivery(models.Model):
     """One event to one webhook, with the outcome of its latest attempt."""
 

@@ -6,7 +6,7 @@ from typing import Any
 from django.db.models.signals import pre_delete
 from django.dispatch import receiver
 
-from webhooks.models import Webhook
+from webhooks.models import Webhook, webhook_row_lock_take
 
 
 @receiver(pre_delete, sender=Webhook, dispatch_uid="webhooks.webhook_row_lock")
@@ -16,4 +16,4 @@ def webhook_row_lock(sender: type[Webhook], instance: Webhook, **kwargs: Any) ->
     are deleted with the rest, or its commit fails on the deleted webhook and its next tick runs without
     it. Unlocked, a dispatch committing between the deliveries' delete and the webhook's failed this
     delete at COMMIT (an IntegrityError: a 500 for the project or webhook being deleted)."""
-    list(Webhook.objects.select_for_update().filter(pk=instance.pk).values_list("pk", flat=True))
+    webhook_row_lock_take(instance)

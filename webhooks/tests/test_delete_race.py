@@ -1,14 +1,18 @@
-"""A webhook deleted (alone or with its project) while the worker dispatches deliveries to it: no 500."""
+"""A webhook deleted (alone or with its project) while the worker dispatches or records deliveries to it: no 500."""
 
 import threading
+import time
 import uuid
 
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.db.models.signals import pre_delete
+from django.utils import timezone
 
 from tickets.services.projects import project_delete
-from webhooks.models import Delivery, Webhook
+from webhooks.attempts import Outcome
+from webhooks.delivering import DrainLease, _Records
+from webhooks.models import Delivery, Webhook, webhook_row_lock_take
 from webhooks.services import webhook_create, webhook_delete
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("webhook_settings")]
@@ -84,3 +88,51 @@ def test_a_dispatch_committing_while_its_project_is_deleted_loses(project, admin
     assert not Webhook.objects.filter(pk=webhook.pk).exists()
     assert not Delivery.objects.exists()
     assert len(dispatch.errors) == 1
+
+
+def _backends_waiting_on_a_lock() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # the view is a snapshot per transaction
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+        return int(cursor.fetchone()[0])
+
+
+def test_a_drain_recording_while_its_webhook_is_deleted_waits_and_writes_nothing(project, admin, receiver):
+    """A delete locks the webhook's row, then deletes its deliveries. A drain recording outcomes takes the
+    webhook's row first too, so it waits for the delete rather than holding the deliveries the delete
+    needs: in the other order the two deadlocked and PostgreSQL aborted one (a 500 for the delete)."""
+    webhook = webhook_create(project=project, actor=admin, url=receiver.url, events=["*"])
+    delivery = Delivery.objects.create(
+        webhook_id=webhook.pk, event_id=uuid.uuid4(), event_type="ticket.created", payload={}
+    )
+    lease = DrainLease.take(webhook.pk)
+    assert lease is not None
+    records = _Records(lease)
+    records.add(delivery, b"{}", Outcome(at=timezone.now(), duration_ms=1, status_code=204))
+    outcome: dict[str, object] = {}
+
+    def record() -> None:
+        try:
+            outcome["going_on"] = records.write()
+        except Exception as error:
+            outcome["error"] = error
+        finally:
+            connection.close()
+
+    drain = threading.Thread(target=record)
+    with transaction.atomic():
+        webhook_row_lock_take(webhook)  # the delete's first step (its pre_delete signal)
+        drain.start()
+        deadline = time.monotonic() + 10
+        while not _backends_waiting_on_a_lock():
+            assert time.monotonic() < deadline, "the drain's write did not wait for the webhook's row"
+            time.sleep(0.02)
+        webhook_delete(webhook=webhook)  # the deliveries go with it, then the commit lets the drain go on
+    drain.join(10)
+
+    assert outcome == {"going_on": False}
+    assert not Webhook.objects.filter(pk=webhook.pk).exists()
+    assert not Delivery.objects.exists()

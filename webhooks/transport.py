@@ -11,8 +11,8 @@ httpx documentation describes ("Custom transports"): a BaseTransport over `httpc
 both public interfaces.
 """
 
-import functools
 import socket
+import threading
 from collections.abc import Iterable, Iterator
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
@@ -142,10 +142,21 @@ class SafeTransport(httpx.BaseTransport):
         self._pool.close()
 
 
-@functools.cache
+_per_thread = threading.local()
+
+
 def sending_client(timeout_seconds: float) -> httpx.Client:
-    """The process's client for attempts (thread-safe, kept alive across jobs so that connections to
-    a receiver are reused). Redirects are never followed: a 3xx answer is a failed attempt."""
+    """The calling thread's client for attempts, kept alive across jobs so that connections to a
+    receiver are reused. One per drain thread rather than one shared: the threads otherwise take turns
+    on the shared pool's locks for every request."""
+    clients: dict[float, httpx.Client] = _per_thread.__dict__.setdefault("clients", {})
+    if timeout_seconds not in clients:
+        clients[timeout_seconds] = _client(timeout_seconds)
+    return clients[timeout_seconds]
+
+
+def _client(timeout_seconds: float) -> httpx.Client:
+    """Redirects are never followed: a 3xx answer is a failed attempt."""
     limits = httpx.Limits(max_connections=20, max_keepalive_connections=20, keepalive_expiry=30)
     return httpx.Client(
         transport=SafeTransport(limits=limits),

@@ -1,11 +1,14 @@
-"""The board in a real browser when things go wrong under a person's hands: a role lost while the page
-is open, a ticket deleted while it is open in the panel, a session that ends, a huge description."""
+"""The board in a real browser when things go wrong under a person's hands (a role lost while the page
+is open, a ticket deleted while it is open in the panel, a session that ends, a huge description), and
+two colleagues working on one board from two browsers."""
 
 from django.contrib.sessions.models import Session
 from playwright.sync_api import expect
 
 from accounts.tests.factories import PASSWORD
+from board.tests.browser_board import sign_in
 from board.tests.test_board_in_a_browser import card, column, open_board
+from hopla.tests.browser import BrowsingSession
 from tickets.models import Membership, Role, Status
 from tickets.tests.conftest import client_for
 from tickets.tests.factories import TicketFactory
@@ -86,4 +89,26 @@ def test_a_huge_description_renders_in_the_panel_and_saves_back(browsing, team):
     ticket.refresh_from_db()
     assert ticket.title == "Big, renamed"
     assert ticket.description == description
+    assert browsing.errors == []
+
+
+def test_two_colleagues_in_two_browsers_see_each_others_moves_live(browser, browser_server, browsing, team):
+    """The issue's "done when": two people, each in a browser of their own, on one board, both live."""
+    ticket = TicketFactory(project=team.project, reporter=team.member, title="Shared work")
+    mine = open_board(browsing, team.member)
+    colleague = BrowsingSession(browser, browser_server)
+    try:
+        sign_in(colleague, team.admin)
+        theirs = colleague.page
+        theirs.goto("/board/OPS/")
+        expect(theirs.locator("#live-indicator")).to_have_text("Live")
+
+        card(mine, ticket.key).drag_to(column(mine, "In progress"))
+        expect(column(theirs, "In progress").locator(f"#card-{ticket.key}")).to_be_visible(timeout=2000)
+        theirs.get_by_role("button", name=f"Move {ticket.key}").click()
+        theirs.get_by_role("menu", name=f"Move {ticket.key} to").get_by_role("menuitem", name="Resolved").click()
+        expect(column(mine, "Resolved").locator(f"#card-{ticket.key}")).to_be_visible(timeout=2000)
+        assert colleague.errors == []
+    finally:
+        colleague.context.close()
     assert browsing.errors == []

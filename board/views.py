@@ -52,6 +52,25 @@ def project_list_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_safe
+def members_page(request: HttpRequest, project_key: str) -> HttpResponse:
+    """Who is in the project, with their roles; admins also see pending invitations and get the controls
+    (which call the members API, as the board's moves call the tickets API). Anyone may leave."""
+    project = _project(request, project_key)
+    if project_key != project.key:
+        return redirect("board:members", project_key=project.key)
+    is_admin = project.my_role == Role.ADMIN  # type: ignore[attr-defined]
+    context = {
+        "project": project,
+        "is_admin": is_admin,
+        "members": selectors.member_list(project=project),
+        "invitations": selectors.invitation_list(project=project) if is_admin else [],
+        "roles": Role.choices,
+    }
+    return render(request, "board/members.html", context)
+
+
+@login_required
+@require_safe
 def board_page(request: HttpRequest, project_key: str) -> HttpResponse:
     project = _project(request, project_key)
     if project_key != project.key:

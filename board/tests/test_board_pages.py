@@ -6,9 +6,10 @@ from html.parser import HTMLParser
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from board.urls import urlpatterns
-from tickets.models import Priority, Status
+from tickets.models import Invitation, Priority, Role, Status
 from tickets.tests.factories import CommentFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
@@ -154,6 +155,7 @@ def _board_routes(ticket_key: str) -> dict[str, list[str]]:
         "board:card": ["OPS", ticket_key],
         "board:ticket": ["OPS", ticket_key],
         "board:ticket-panel": ["OPS", ticket_key],
+        "board:members": ["OPS"],
     }
 
 
@@ -170,3 +172,23 @@ def test_every_board_page_answers_each_role_as_the_api_would(team):
             assert client.get(reverse(name, args=arguments)).status_code == answer, (role, name)
             # A page for people reads and never writes: other methods are refused.
             assert client.post(reverse(name, args=arguments)).status_code in (302, 403, 405), (role, name)
+
+
+def test_the_members_page_shows_admins_the_controls_and_invitations_only(team):
+    Invitation.objects.create(
+        project=team.project,
+        email="new.hire@example.com",
+        role=Role.MEMBER,
+        invited_by=team.admin,
+        expires_at=timezone.now() + datetime.timedelta(days=7),
+    )
+    admin_page = _client(team.admin).get("/board/OPS/members/").content.decode()
+    member_page = _client(team.member).get("/board/OPS/members/").content.decode()
+    assert 'id="add-member"' in admin_page
+    assert "new.hire@example.com" in admin_page
+    assert 'data-action="role"' in admin_page
+    assert 'id="add-member"' not in member_page
+    assert "new.hire@example.com" not in member_page
+    assert 'data-action="role"' not in member_page
+    assert "Leave OPS" in member_page
+    assert Client().get("/board/ops/members/").status_code == 302  # anonymous: to the login page

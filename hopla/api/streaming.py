@@ -7,7 +7,6 @@ asynchronous one pulls each chunk in the request's thread (`thread_sensitive`), 
 connection and its server-side cursor live.
 """
 
-import asyncio
 from collections.abc import AsyncIterator, Iterable, Iterator
 
 from asgiref.sync import sync_to_async
@@ -31,23 +30,12 @@ def streaming_response(
 
 
 async def _pulled_in_the_request_thread(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
-    """Each chunk is pulled while the one before is being sent: the database computes the next rows
-    while the server writes the last ones, instead of each waiting for the other (W9's export: see
-    BENCHMARKS.md). One chunk ahead at most, so memory stays flat."""
-
     def pull() -> bytes | None:
         return next(chunks, None)
 
     pull_in_thread = sync_to_async(pull, thread_sensitive=True)
-    ahead = asyncio.ensure_future(pull_in_thread())
-    try:
-        while (chunk := await ahead) is not None:
-            ahead = asyncio.ensure_future(pull_in_thread())
-            yield chunk
-    finally:
-        # A client gone mid-body: the pull under way finishes in the request's thread before anything
-        # else runs there (closing the cursor and the connection), so it can be left to itself.
-        ahead.cancel()
+    while (chunk := await pull_in_thread()) is not None:
+        yield chunk
 
 
 class FileFormatNegotiation(DefaultContentNegotiation):

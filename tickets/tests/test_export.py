@@ -143,43 +143,6 @@ def test_under_asgi_the_body_is_pulled_chunk_by_chunk():
     assert not answer(RequestFactory().get(EXPORT)).is_async
 
 
-def test_under_asgi_the_next_chunk_is_pulled_while_one_is_sent_and_no_further():
-    """One chunk ahead, in order, and nothing pulled once the client has gone."""
-    import asyncio
-
-    from django.test import AsyncRequestFactory
-    from rest_framework.request import Request
-
-    from hopla.api.streaming import streaming_response
-
-    pulled: list[int] = []
-
-    def chunks():  # type: ignore[no-untyped-def]
-        for index in range(5):
-            pulled.append(index)
-            yield str(index).encode()
-
-    def answer():  # type: ignore[no-untyped-def]
-        request = Request(AsyncRequestFactory().get(EXPORT))
-        return streaming_response(chunks(), request=request, content_type="text/csv", filename="f.csv")
-
-    async def read_all() -> list[bytes]:
-        return [chunk async for chunk in answer().streaming_content]
-
-    async def read_one_then_leave() -> None:
-        body = answer().streaming_content
-        assert await anext(body) == b"0"
-        await asyncio.sleep(0.2)  # time for more than one pull, were more than one asked for
-        assert pulled == [0, 1]
-        await body.aclose()
-        await asyncio.sleep(0.2)
-
-    assert asyncio.run(read_all()) == [b"0", b"1", b"2", b"3", b"4"]
-    pulled.clear()
-    asyncio.run(read_one_then_leave())
-    assert pulled == [0, 1]
-
-
 # --- PostgreSQL renders the cells: the same as Python would ----------------------------------------
 
 

@@ -14,6 +14,7 @@ from accounts.tests.factories import UserFactory
 from tickets.models import Priority, Role, Status, Ticket
 from tickets.tests.conftest import Team, client_for
 from tickets.tests.factories import MembershipFactory, ProjectFactory, TicketFactory
+from tickets.tests.test_tickets import TICKET_FIELDS
 
 URL = "/api/v1/tickets/"
 
@@ -676,27 +677,7 @@ def test_page_shape_and_default_limit(thirty: Team) -> None:
 
 def test_page_ticket_shape(thirty: Team) -> None:
     ticket = thirty.client("member").get(URL, {"limit": 1}).json()["results"][0]
-    assert list(ticket) == [
-        "id",
-        "key",
-        "project",
-        "title",
-        "description",
-        "status",
-        "priority",
-        "labels",
-        "assignee",
-        "reporter",
-        "due_date",
-        "version",
-        "comment_count",
-        "image_count",
-        "created_at",
-        "updated_at",
-        "closed_at",
-        "is_watching",
-        "watcher_count",
-    ]
+    assert list(ticket) == list(TICKET_FIELDS)
     assert ticket["key"] == "OPS-30"
     assert ticket["project"] == str(thirty.project.pk)
 

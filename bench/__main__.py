@@ -30,6 +30,14 @@ def _arguments() -> argparse.Namespace:
     )
     parser.add_argument("--reuse-db", action="store_true", help="keep and reuse the seeded database (development)")
     parser.add_argument("--search-word", default="export", help="the W2 search word")
+    parser.add_argument(
+        "--scale-compare",
+        action="store_true",
+        help=(
+            "only W1 and W2, at 100 000 tickets (BENCH_DATABASE) and 1 000 000 (BENCH_DATABASE_LARGE, default"
+            " <BENCH_DATABASE>_1m) in alternating rounds, with their plans (bench.scale_compare); databases kept"
+        ),
+    )
     return parser.parse_args()
 
 
@@ -59,6 +67,21 @@ def main() -> None:
         import django
 
         django.setup()
+        if arguments.scale_compare:
+            from bench import scale_compare
+
+            scale_compare.run(
+                small_database=database,
+                large_database=os.environ.get("BENCH_DATABASE_LARGE", f"{database}_1m"),
+                cloudinary_url=cloudinary_url,
+                search_word=arguments.search_word,
+                rounds=scale.rounds,
+                seconds=scale.seconds,
+                connections=scale.connections,
+                log_dir=Path(logs),
+            )
+            print(f"bench finished in {time.monotonic() - started:.0f} s")
+            return
         from bench import runner
 
         setups = None

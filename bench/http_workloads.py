@@ -63,7 +63,7 @@ def workloads(project_key: str, search_word: str) -> list[HttpWorkload]:
     ]
 
 
-def _in_process(workload: HttpWorkload, path: str, token: str) -> tuple[int, Any, list[str]]:
+def in_process(workload: HttpWorkload, path: str, token: str) -> tuple[int, Any, list[str]]:
     """One request through Django in this process: status, JSON body and the SQL it ran."""
     client = Client(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_HOST="127.0.0.1")
     with CaptureQueriesContext(connection) as captured:
@@ -87,9 +87,9 @@ def _comparable(body: Any) -> Any:
 
 def check_and_count(workload: HttpWorkload, token: str) -> tuple[int, int, list[str]]:
     """Checks that hopla and the floor answer the same; returns both query counts and hopla's SQL."""
-    _in_process(workload, workload.floor_path, token)  # the floor captures its statements on first use
-    hopla_status, hopla_body, hopla_sql = _in_process(workload, API_PATH, token)
-    floor_status, floor_body, floor_sql = _in_process(workload, workload.floor_path, token)
+    in_process(workload, workload.floor_path, token)  # the floor captures its statements on first use
+    hopla_status, hopla_body, hopla_sql = in_process(workload, API_PATH, token)
+    floor_status, floor_body, floor_sql = in_process(workload, workload.floor_path, token)
     if hopla_status != floor_status or _comparable(hopla_body) != _comparable(floor_body):
         raise SystemExit(
             f"{workload.name}: the floor does not answer what hopla answers ({hopla_status}/{floor_status})"
@@ -246,10 +246,10 @@ def deep_page(user: User, tickets: int) -> DeepPage:
 
 def deep_page_check(deep: DeepPage, token: str) -> tuple[int, int]:
     """Checks that both answer the same tickets; returns the query counts (offset, cursor)."""
-    offset_status, offset_body, offset_sql = _in_process(
+    offset_status, offset_body, offset_sql = in_process(
         HttpWorkload(deep.name, "GET", deep.offset_query), API_PATH, token
     )
-    cursor_status, cursor_body, cursor_sql = _in_process(
+    cursor_status, cursor_body, cursor_sql = in_process(
         HttpWorkload(deep.name, "GET", deep.cursor_query), API_PATH, token
     )
     if offset_status != 200 or cursor_status != 200 or offset_body["results"] != cursor_body["results"]:

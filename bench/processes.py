@@ -104,11 +104,12 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def web_server(setup: str, env: dict[str, str], log_dir: Path) -> Iterator[str]:
-    """Serve the bench application in `setup`; yields its base URL once /healthz answers."""
+def web_server(setup: str, env: dict[str, str], log_dir: Path, *, name: str = "") -> Iterator[str]:
+    """Serve the bench application in `setup`; yields its base URL once /healthz answers. Its log is
+    `web-<name or setup>.log` in `log_dir`."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    with (log_dir / f"web-{setup}.log").open("ab") as log:
+    with (log_dir / f"web-{name or setup}.log").open("ab") as log:
         process = subprocess.Popen(server_command(setup, port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             _wait_until_up(base_url, process)

@@ -8,6 +8,7 @@ the API's own `TicketFilter`, so a board's filter means what the same query stri
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Max, QuerySet
 from django.http import HttpRequest, QueryDict
 
@@ -85,3 +86,39 @@ def board_members(*, project: Project) -> list[dict[str, Any]]:
         {"id": str(membership.user_id), "name": membership.user.full_name or membership.user.email}
         for membership in selectors.member_list(project=project).order_by("user__full_name", "user__email")
     ]
+
+
+# What a ticket's panel (board/_panel.html) shows that can change, in one row, for the panel's ETag:
+# the reader's role (the controls), the ticket's columns that move with a change (every field change
+# bumps `version`; counts and the assignee move without it), its newest event (comments written,
+# edited or deleted, images made ready or failed, every change its history lists), its images'
+# states (pending -> processing writes no event), the project's members (the assignee choices), the
+# watchers, and the ListStamp that user renames and deletions bump (names of members, authors and
+# actors). No row: not the reader's, or no such ticket, and the page answers its 404 the usual way.
+_PANEL_STATE = """
+SELECT
+    m.role, t.id, t.version, t.updated_at, t.comment_count, t.image_count, t.assignee_id, t.reporter_id,
+    (SELECT e.seq FROM tickets_event e WHERE e.ticket = t.id ORDER BY e.seq DESC LIMIT 1),
+    (SELECT string_agg(i.id::text || ':' || i.status, ',' ORDER BY i.id) FROM tickets_image i WHERE i.ticket_id = t.id),
+    (SELECT string_agg(pm.user_id::text, ',' ORDER BY pm.user_id)
+     FROM tickets_membership pm WHERE pm.project_id = t.project_id),
+    (SELECT COUNT(*) FROM tickets_watcher w WHERE w.ticket_id = t.id),
+    EXISTS(SELECT 1 FROM tickets_watcher w WHERE w.ticket_id = t.id AND w.user_id = m.user_id),
+    (SELECT value FROM tickets_liststamp WHERE id = 1)
+FROM tickets_ticket t
+JOIN tickets_project p ON p.id = t.project_id
+JOIN tickets_membership m ON m.project_id = t.project_id AND m.user_id = %s
+WHERE t.key = %s AND p.key = %s
+"""
+
+
+def board_panel_state(*, user: User, project_key: str, ticket_key: str) -> tuple[Any, ...] | None:
+    """What the panel of `ticket_key` shows `user` depends on, read in one statement (`_PANEL_STATE`);
+    None when the user may not see it, it does not exist, or the database is not PostgreSQL (SQLite
+    has no ListStamp trigger)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(_PANEL_STATE, [user.pk, ticket_key.upper(), project_key])
+        row = cursor.fetchone()
+    return tuple(row) if row is not None else None

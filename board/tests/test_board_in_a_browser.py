@@ -240,3 +240,38 @@ def test_the_bell_counts_a_notification_live_and_marks_all_read(browsing, team):
     expect(bell).to_have_attribute("aria-label", "Notifications, 0 unread")
     expect(page.locator("#notifications .bell-count")).to_be_hidden()
     assert browsing.errors == []
+
+
+def test_the_panel_refreshes_with_its_etag_and_a_304_leaves_it_as_it_is(browsing, team):
+    ticket = TicketFactory(project=team.project, reporter=team.member)
+    page = open_board(browsing, team.member)
+    panel_url = f"/board/OPS/tickets/{ticket.key}/panel/"
+    answers: list[tuple[int, str | None]] = []
+
+    def record(response) -> None:  # type: ignore[no-untyped-def]
+        if response.url.endswith(panel_url):
+            answers.append((response.status, response.request.headers.get("if-none-match")))
+
+    page.on("response", record)
+    card(page, ticket.key).get_by_role("link", name=ticket.title).click()
+    panel = page.get_by_role("complementary", name="Ticket")
+    expect(panel.get_by_role("heading", name="Comments")).to_be_visible()
+    # The panel's own comment: its refresh reads the new panel; the comment's event, coming back over
+    # the socket, refreshes it again with that read's ETag, and the server answers 304.
+    with page.expect_response(lambda response: response.url.endswith(panel_url) and response.status == 304):
+        panel.get_by_label("Add a comment (Markdown)").fill("Written in the panel")
+        panel.get_by_role("button", name="Comment").click()
+    expect(panel.get_by_role("article", name=f"Comment by {team.member.full_name}")).to_have_count(1)
+    expect(panel.get_by_role("article")).to_contain_text(["Written in the panel"])
+    first, *_ = answers
+    assert first == (200, None)  # opening the panel asks for all of it
+    assert (304, answers[-1][1]) == answers[-1]
+    assert answers[-1][1] is not None
+    # A change made elsewhere: the next refresh, still conditional, gets the new panel.
+    api = client_for(team.admin)
+    elsewhere = api.post(f"/api/v1/tickets/{ticket.key}/comments/", {"body": "From the API"}, format="json")
+    assert elsewhere.status_code == 201
+    expect(panel.get_by_role("article")).to_contain_text(["Written in the panel", "From the API"])
+    assert answers[-1][0] == 200
+    assert answers[-1][1] is not None
+    assert browsing.errors == []

@@ -42,13 +42,19 @@ export async function api(method, path, { json, form, ifMatch } = {}) {
 }
 
 // A server-rendered fragment of the board (escaped by Django's templates), with its response.
-export async function fragment(url) {
-  const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
+// With `etag` (the ETag of the copy the page shows) it asks conditionally: a 304 means that copy is
+// still current, and `content` is then empty.
+export async function fragment(url, { etag } = {}) {
+  const headers = { Accept: "text/html" };
+  if (etag) headers["If-None-Match"] = etag;
+  const response = await fetch(url, { credentials: "same-origin", headers });
   if (response.redirected && new URL(response.url).pathname === "/login/") {
     toLogin();
     throw new ApiError(401, { detail: "Your session has ended; log in again." });
   }
-  const html = response.status === 200 ? await response.text() : "";
+  // Read to its end whatever the status: a 304's empty body left unread counts as an aborted request.
+  const text = await response.text();
+  const html = response.status === 200 ? text : "";
   const template = document.createElement("template");
   template.innerHTML = html; // server HTML: every value in it was escaped by the template engine
   return { response, content: template.content };

@@ -30,6 +30,8 @@ export class Panel {
     this.standalone = standalone;
     this.key = standalone ? element.querySelector("[data-panel]").dataset.ticketKey : null;
     this.opener = null;
+    this.etag = null; // of the panel as last read: its refreshes ask with it (304: nothing changed)
+    this.refreshing = Promise.resolve(); // one refresh at a time, each asking with the last one's ETag
     element.addEventListener("submit", (event) => this.onSubmit(event));
     element.addEventListener("change", (event) => this.onChange(event));
     element.addEventListener("click", (event) => {
@@ -71,19 +73,31 @@ export class Panel {
       this.showGone();
       return false;
     }
+    this.etag = response.headers.get("ETag");
     (this.standalone ? this.element : this.element).replaceChildren(content);
     return true;
   }
 
   // Re-reads what others may have changed (description, images, comments, history), keeping the
   // edit form as the person left it: their unsaved edits stay, and its version stays the one they read.
-  async refresh() {
+  // Asked with the last read's ETag: the echo of the panel's own change, or an event that changed
+  // nothing it shows, answers 304 and leaves the panel as it is. Refreshes take turns, so that the
+  // second of two (a comment's own, then its event's) asks with the tag the first one read.
+  refresh() {
+    const next = this.refreshing.then(() => this.reread()).catch(() => undefined);
+    this.refreshing = next;
+    return next;
+  }
+
+  async reread() {
     if (!this.isOpen) return;
-    const { response, content } = await fragment(this.url());
+    const { response, content } = await fragment(this.url(), { etag: this.etag });
+    if (response.status === 304) return;
     if (response.status !== 200) {
       this.showGone();
       return;
     }
+    this.etag = response.headers.get("ETag");
     for (const section of content.querySelectorAll("[data-panel-section]")) {
       const current = this.element.querySelector(`[data-panel-section="${section.dataset.panelSection}"]`);
       if (current) current.replaceWith(section);
@@ -91,6 +105,7 @@ export class Panel {
   }
 
   showGone() {
+    this.etag = null;
     const gone = document.createElement("p");
     gone.className = "message message-error";
     gone.setAttribute("role", "alert");
@@ -112,6 +127,7 @@ export class Panel {
     this.element.hidden = true;
     this.element.replaceChildren();
     this.key = null;
+    this.etag = null;
     if (this.opener && document.contains(this.opener)) this.opener.focus();
     else document.getElementById("main").focus();
   }

@@ -26,10 +26,10 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
 from accounts.actor import ActorMixin
-from hopla.api.conditional import if_match_version
+from hopla.api.conditional import if_match_version, version_etag
 from hopla.api.exceptions import ObjectNotFound
 from hopla.api.pagination import CursorOrLimitOffsetPagination, LimitOffsetPagination
-from tickets import detail_etag, list_etag, list_rows, selectors
+from tickets import list_etag, list_rows, selectors
 from tickets.filters import TicketFilter
 from tickets.image_validation import clean_filename, validate_image_upload
 from tickets.models import Comment, Image, Invitation, Membership, Project, Role, Ticket
@@ -61,12 +61,8 @@ IF_MATCH = OpenApiParameter(
     "If-Match",
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
-    description=(
-        'The ETag from a GET (`"<version>.<digest>"`; `"<version>"` works too): only its version is compared,'
-        " and a stale one answers 412 precondition_failed."
-    ),
+    description="The ETag from a GET; a stale one answers 412 precondition_failed.",
 )
-NOT_MODIFIED = OpenApiResponse(description="Not modified: what you have (its ETag in If-None-Match) is current.")
 
 
 class HoplaViewSet(ActorMixin, viewsets.GenericViewSet):
@@ -302,9 +298,9 @@ class InvitationViewSet(HoplaViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-def _answered_with_etag(body: dict[str, Any], request: Request, status_code: int = status.HTTP_200_OK) -> Response:
-    """A ticket's answer with its ETag (tickets.detail_etag): If-Match takes it, If-None-Match too."""
-    return Response(body, status=status_code, headers={"ETag": detail_etag.detail_etag(body, request)})
+def _with_etag(response: Response, ticket: Ticket) -> Response:
+    response["ETag"] = version_etag(ticket.version)
+    return response
 
 
 def _as_reader_sees_it(body: dict[str, Any], *, is_watching: bool, watcher_count: int) -> dict[str, Any]:
@@ -326,7 +322,7 @@ def _as_reader_sees_it(body: dict[str, Any], *, is_watching: bool, watcher_count
         ],
         responses={
             200: TicketWatchingSerializer(many=True),
-            304: NOT_MODIFIED,
+            304: OpenApiResponse(description="Not modified: the page you have (its ETag in If-None-Match) is current."),
         },
     ),
     create=extend_schema(
@@ -352,18 +348,7 @@ def _as_reader_sees_it(body: dict[str, Any], *, is_watching: bool, watcher_count
             ),
         ],
     ),
-    retrieve=extend_schema(
-        summary="A ticket, by id or key (OPS-12); answers an ETag",
-        parameters=[
-            OpenApiParameter(
-                "If-None-Match",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                description="The ETag of the ticket you have: 304 (no body) while nothing it shows changed for you.",
-            )
-        ],
-        responses={200: TicketWatchingSerializer, 304: NOT_MODIFIED},
-    ),
+    retrieve=extend_schema(summary="A ticket, by id or key (OPS-12); answers an ETag"),
     partial_update=extend_schema(
         request=TicketUpdateSerializer, parameters=[IF_MATCH], summary="Edit a ticket or move its status"
     ),
@@ -435,22 +420,11 @@ class TicketViewSet(HoplaViewSet):
         # Its reporter and assignee watch it (tickets.services.watchers, in the creating statement).
         watchers = watcher_services.creation_watcher_ids(ticket)
         body = _as_reader_sees_it(body, is_watching=True, watcher_count=len(watchers))
-        return _answered_with_etag(body, request, status.HTTP_201_CREATED)
+        return _with_etag(Response(body, status=status.HTTP_201_CREATED), ticket)
 
     def retrieve(self, request: Request, ticket: str) -> Response:
-        if_none_match = request.headers.get("If-None-Match")
-        if if_none_match:
-            # The tag's fields in one statement that checks the reader's membership too; no row (an
-            # outsider, no such ticket, SQLite) goes the ordinary way, which answers the 404.
-            state = detail_etag.ticket_detail_state(user=self.actor, reference=ticket)
-            if state is not None:
-                etag = detail_etag.detail_etag(state, request)
-                if list_etag.none_match(if_none_match, etag):
-                    return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
-        response = _answered_with_etag(TicketWatchingSerializer(self.ticket_for(ticket)).data, request)
-        if if_none_match and list_etag.none_match(if_none_match, response["ETag"]):
-            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": response["ETag"]})
-        return response
+        instance = self.ticket_for(ticket)
+        return _with_etag(Response(TicketWatchingSerializer(instance).data), instance)
 
     def partial_update(self, request: Request, ticket: str) -> Response:
         instance = self.ticket_for(ticket, Role.MEMBER, "edit tickets")
@@ -463,7 +437,7 @@ class TicketViewSet(HoplaViewSet):
             expected_version=if_match_version(request.headers.get("If-Match"), read_version=instance.version),
         )
         body = _as_reader_sees_it(body, is_watching=updated.is_watching, watcher_count=updated.watcher_count)  # type: ignore[attr-defined]
-        return _answered_with_etag(body, request)
+        return _with_etag(Response(body), updated)
 
     def destroy(self, request: Request, ticket: str) -> Response:
         instance = self.ticket_for(ticket, Role.ADMIN, "delete tickets")

@@ -18,7 +18,7 @@ from tickets.models import Priority
 _PRIORITY_NAMES = {priority.value: priority.label for priority in Priority}
 
 
-def render_datetime(value: datetime.datetime | None) -> str | None:
+def _datetime(value: datetime.datetime | None) -> str | None:
     """DRF's DateTimeField: ISO 8601 in the current time zone (UTC), `Z` for UTC."""
     if value is None:
         return None
@@ -51,9 +51,9 @@ def ticket_answer(row: dict[str, Any]) -> dict[str, Any]:
         "version": row["version"],
         "comment_count": row["comment_count"],
         "image_count": row["image_count"],
-        "created_at": render_datetime(row["created_at"]),
-        "updated_at": render_datetime(row["updated_at"]),
-        "closed_at": render_datetime(row["closed_at"]),
+        "created_at": _datetime(row["created_at"]),
+        "updated_at": _datetime(row["updated_at"]),
+        "closed_at": _datetime(row["closed_at"]),
         "is_watching": row["is_watching"],
         "watcher_count": row["watcher_count"],
     }

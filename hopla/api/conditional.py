@@ -14,20 +14,16 @@ def if_match_version(if_match: str | None, *, read_version: int) -> int | None:
     """The version a write's If-Match header lets it apply to: a service's `expected_version`.
 
     No header means "write anyway" (SPEC §5) and `*` matches any existing object: None. Otherwise the
-    version the view read (`read_version`) if the header names it (weak tags compare too; a list may
-    name several), else NO_VERSION (a stale, unknown or malformed tag: 412). A tag names a version as
-    `"<version>"` or as `"<version>.<digest>"`, the ticket detail's ETag (tickets.detail_etag), whose
-    digest covers what a write does not depend on (counts, watchers, users' names) and is not compared.
-    The service compares again under its row lock, so a write that raced the view's read is refused.
+    version the view read (`read_version`) if the header names its tag (weak tags compare too; a list
+    may name several), else NO_VERSION (a stale, unknown or malformed tag: 412). The service compares
+    again under its row lock, so a write that raced the view's read is refused as well.
     """
     if if_match is None:
         return None
     offered = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
     if "*" in offered:
         return None
-    exact, prefix = version_etag(read_version), f'"{read_version}.'
-    named = any(tag == exact or (tag.startswith(prefix) and tag.endswith('"')) for tag in offered)
-    return read_version if named else NO_VERSION
+    return read_version if version_etag(read_version) in offered else NO_VERSION
 
 
 def require_version(expected_version: int | None, version: int) -> None:

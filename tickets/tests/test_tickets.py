@@ -64,7 +64,7 @@ def test_create_answers_the_full_ticket_with_a_key_and_an_etag(team):
     }
     assert body["due_date"] == "2030-01-31"
     assert (body["comment_count"], body["image_count"], body["closed_at"]) == (0, 0, None)
-    assert response["ETag"].startswith('"1.')
+    assert response["ETag"] == '"1"'
 
 
 def test_keys_are_sequential_per_project_and_never_reused(team):
@@ -205,7 +205,7 @@ def test_get_by_uuid_or_key_in_any_case(team):
         response = client.get(f"{TICKETS}{reference}/")
         assert response.status_code == 200, reference
         assert response.json()["id"] == ticket_id
-        assert response["ETag"].startswith('"1.')
+        assert response["ETag"] == '"1"'
 
 
 @pytest.mark.parametrize("reference", ["OPS-999", "OPS-0", "nothing", "00000000-0000-0000-0000-000000000000", "OPS-1x"])
@@ -226,7 +226,7 @@ def test_patch_bumps_the_version_and_answers_the_new_etag(team):
         "low",
         2,
     )
-    assert response["ETag"].startswith('"2.')
+    assert response["ETag"] == '"2"'
 
 
 def test_a_patch_that_changes_nothing_keeps_the_version(team):

@@ -44,6 +44,10 @@ def main(base_url: str, email: str, password: str) -> None:
         page.locator('.column[data-status="in_progress"] .card-title').first.click()
         expect(page.locator("#panel-heading")).to_be_focused()
         shot(page, "panel")
+        page.locator("[data-panel-close]").first.click()
+        page.get_by_role("link", name="Members").click()
+        expect(page.get_by_role("heading", name="members")).to_be_visible()
+        shot(page, "members")
         browser.close()
 
 

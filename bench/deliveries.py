@@ -32,7 +32,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,7 +46,7 @@ from django.db.models import Max
 
 from accounts.models import User
 from bench.load import Request, run_wrk
-from bench.processes import webhook_receiver
+from bench.processes import rq_worker, webhook_receiver
 from bench.report import Row, percentile, pooled_percentile_ms
 from tickets.models import Event, Project, Ticket
 from tickets.services.event_publishing import event_payload
@@ -55,6 +55,9 @@ from webhooks.services import webhook_create, webhook_delete
 from webhooks.transport import sending_client
 
 HOOKS = 5
+# The worker processes W6 runs: the Procfile's one, and BENCH_W6_WORKERS - 1 more of the same command
+# (a deployment with a worker per core: the Procfile's `worker` scaled, as RQ scales, by processes).
+WORKERS = int(os.environ.get("BENCH_W6_WORKERS", "1"))
 PACE = 20  # events per second in the latency phase: 100 deliveries/s, a busy project's pace
 TICKETS = 5  # the project's tickets the PATCHes take in turn
 _POLL_SECONDS = 0.2
@@ -159,11 +162,19 @@ def _tally(arrivals: list[_Arrival], hooks: list[_Hook], events: list[Event]) ->
 
 def _collected(receiver: _Receiver, hooks: list[_Hook], events: list[Event]) -> tuple[list[_Arrival], _Tally]:
     """The arrivals and their tally, once every (webhook, event) pair has arrived or a slow engine's
-    time (20 deliveries/s) is up: what is missing then is lost."""
+    time (20 deliveries/s) is up: what is missing then is lost. The count the receiver answers is of
+    arrivals, and a straggler of an earlier phase (arrived after its `clear`) counts in it too, so once
+    the count is reached the pairs themselves are checked until the time is up: a count alone had
+    ended the wait early and called late deliveries lost (06:04, pending with no attempt yet)."""
     expected = len(events) * len(hooks)
-    receiver.wait_for(expected, 30 + expected / 20)
+    deadline = time.monotonic() + 30 + expected / 20
+    receiver.wait_for(expected, deadline - time.monotonic())
     arrivals = receiver.arrivals()
     tally = _tally(arrivals, hooks, events)
+    while tally.lost and time.monotonic() < deadline:
+        time.sleep(1)
+        arrivals = receiver.arrivals()
+        tally = _tally(arrivals, hooks, events)
     if tally.lost:
         _print_missing(arrivals, hooks, events)
     return arrivals, tally
@@ -204,19 +215,25 @@ def _settle(hooks: list[_Hook], timeout: float = 60) -> None:
 
 
 @contextmanager
-def _frozen(worker: subprocess.Popen[bytes], hooks: list[_Hook]) -> Iterator[None]:
-    """The worker stopped (SIGSTOP) once idle, and let go (SIGCONT) at the end: warm, connected, and
+def _frozen(workers: list[subprocess.Popen[bytes]], hooks: list[_Hook]) -> Iterator[None]:
+    """The workers stopped (SIGSTOP) once idle, and let go (SIGCONT) at the end: warm, connected, and
     doing nothing meanwhile."""
     _settle(hooks)
-    os.kill(worker.pid, signal.SIGSTOP)
+    for worker in workers:
+        os.kill(worker.pid, signal.SIGSTOP)
     try:
         yield
     finally:
-        os.kill(worker.pid, signal.SIGCONT)
+        for worker in workers:
+            os.kill(worker.pid, signal.SIGCONT)
+
+
+def _workers_cpu_seconds(workers: list[subprocess.Popen[bytes]]) -> float:
+    return sum(_cpu_seconds(worker.pid) for worker in workers)
 
 
 def _hopla_round(
-    worker: subprocess.Popen[bytes],
+    workers: list[subprocess.Popen[bytes]],
     writer: _Writer,
     receiver: _Receiver,
     hooks: list[_Hook],
@@ -226,23 +243,24 @@ def _hopla_round(
     """Deliveries per second of the worker from the moment it is let go on `count` fresh events, and
     where that time went: until the last delivery row was written (the dispatch), until the first
     arrival, and the rate from the first arrival on."""
-    with _frozen(worker, hooks):
+    with _frozen(workers, hooks):
         mark = _last_seq()
         for _ in range(count):
             writer.update()
         receiver.clear()
-        started, cpu_before = time.time(), _cpu_seconds(worker.pid)
+        started, cpu_before = time.time(), _workers_cpu_seconds(workers)
     events = _events_after(project, mark)
     arrivals, tally = _collected(receiver, hooks, events)
-    worker_cpu_ms = (_cpu_seconds(worker.pid) - cpu_before) * 1000 / max(tally.delivered, 1)
+    worker_cpu_ms = (_workers_cpu_seconds(workers) - cpu_before) * 1000 / max(tally.delivered, 1)
     times = sorted(arrival.at for arrival in arrivals) or [started]
     deliveries = Delivery.objects.filter(webhook__in=[hook.webhook for hook in hooks], event_seq__gt=mark)
     rows_written = deliveries.aggregate(last=Max("created_at"))["last"]
     dispatched = f"{rows_written.timestamp() - started:.2f} s" if rows_written else "-"
     steady = (len(times) - 1) / (times[-1] - times[0]) if times[-1] > times[0] else 0.0
+    together = f" ({len(workers)} workers together)" if len(workers) > 1 else ""
     detail = (
         f"rows written after {dispatched}, first arrival {times[0] - started:.2f} s, then {steady:.0f}/s,"
-        f" worker CPU {worker_cpu_ms:.2f} ms a delivery"
+        f" worker CPU {worker_cpu_ms:.2f} ms a delivery{together}"
     )
     return _rate(tally, arrivals, started), tally, events, detail
 
@@ -345,7 +363,7 @@ def _update_latency(
     *,
     base_url: str,
     token: str,
-    worker: subprocess.Popen[bytes],
+    workers: list[subprocess.Popen[bytes]],
     receiver: _Receiver,
     hooks: list[_Hook],
     project: Project,
@@ -366,7 +384,7 @@ def _update_latency(
             request = _titles_request(side.ticket, token)
             receiver.clear()
             mark = _last_seq()
-            with _frozen(worker, hooks) if side.frozen else nullcontext():
+            with _frozen(workers, hooks) if side.frozen else nullcontext():
                 result = run_wrk(base_url, request, connections=1, seconds=seconds)
             errors += result.errors
             pooled[side.label].update(result.latencies_us)
@@ -440,6 +458,7 @@ def run(
     user: User,
     token: str,
     worker: subprocess.Popen[bytes],
+    env: dict[str, str],
     events: int,
     rounds: int,
     seconds: float,
@@ -454,8 +473,9 @@ def run(
     tickets = list(Ticket.objects.filter(project=hooked_project).order_by("number")[:TICKETS])
     bare_ticket = Ticket.objects.filter(project=bare_project).order_by("number").first()
     assert bare_ticket is not None, "the seeded project has no ticket"
-    name = f"W6 webhooks x{HOOKS}"
-    with webhook_receiver(log_dir) as receiver_url:
+    name = f"W6 webhooks x{HOOKS}" + (f", {WORKERS} workers" if WORKERS > 1 else "")
+    with webhook_receiver(log_dir) as receiver_url, ExitStack() as more_workers:
+        workers = [worker, *(more_workers.enter_context(rq_worker(env, log_dir)) for _ in range(WORKERS - 1))]
         receiver = _Receiver(receiver_url)
         hooks = _hooks_create(hooked_project, user, receiver_url)
         writer = _Writer(base_url, token, [ticket.key for ticket in tickets])
@@ -474,7 +494,7 @@ def run(
                 for side in ("hopla", "floor") if number % 2 == 0 or not latest else ("floor", "hopla"):
                     if side == "hopla":
                         rate, tally, latest, detail = _hopla_round(
-                            worker, writer, receiver, hooks, hooked_project, events
+                            workers, writer, receiver, hooks, hooked_project, events
                         )
                         measured[side] = (rate, tally)
                     else:
@@ -510,7 +530,7 @@ def run(
             latencies_by_side = _update_latency(
                 base_url=base_url,
                 token=token,
-                worker=worker,
+                workers=workers,
                 receiver=receiver,
                 hooks=hooks,
                 project=hooked_project,

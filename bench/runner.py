@@ -93,6 +93,7 @@ def run(
                         user=world.user,
                         token=world.token,
                         worker=worker,
+                        env=env,
                         events=scale.webhook_events,
                         rounds=scale.webhook_rounds,
                         seconds=scale.seconds,

@@ -105,8 +105,15 @@ def deliveries_due(webhook: Webhook, *, limit: int = BATCH_SIZE) -> list[Deliver
     """The webhook's next due deliveries: pings first, then by `seq` (for the holder of its lease)."""
     due = Delivery.objects.filter(
         webhook_id=webhook.pk, status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now()
-    )
-    ordered = due.order_by(F("event_seq").asc(nulls_first=True), "created_at").only(*_DUE_FIELDS)
+    ).only(*_DUE_FIELDS)
+    # Pings and events apart, each in the order of the pending deliveries' index (webhook, seq,
+    # created_at), then the two put together: one ORDER BY seq NULLS FIRST over the webhook's pending
+    # deliveries cannot read that index (its nulls come last), so PostgreSQL sorted every pending
+    # delivery of the webhook for each batch (2.8 ms for 1 000 in W6; a backlog of 100 000 after a
+    # receiver's hour away would have been sorted again for every 100 sent).
+    pings = due.filter(event_seq__isnull=True).order_by("created_at")[:limit]
+    events = due.filter(event_seq__isnull=False).order_by("event_seq", "created_at")[:limit]
+    ordered = pings.union(events, all=True).order_by(F("event_seq").asc(nulls_first=True), "created_at")
     return list(ordered[:limit])
 
 

@@ -73,13 +73,56 @@ class SafeNetworkBackend(httpcore.NetworkBackend):
         last_error: Exception | None = None
         for address in addresses:
             try:
-                return self._backend.connect_tcp(address, port, timeout, local_address, socket_options)
+                return _OneSendStream(self._backend.connect_tcp(address, port, timeout, local_address, socket_options))
             except httpcore.ConnectError as error:
                 last_error = error
         raise last_error or httpcore.ConnectError(f"{host} has no address")
 
     def sleep(self, seconds: float) -> None:
         self._backend.sleep(seconds)
+
+
+class _OneSendStream(httpcore.NetworkStream):
+    """A connection that sends a request's bytes in one go: httpcore writes the head and the body
+    separately, two system calls, each of which lets go of the GIL and hands it to another drain
+    thread (on 2 cores a thread switch apiece). Writes are kept until the answer is read or the
+    buffer holds WRITE_BUFFER_BYTES; an HTTP/1.1 server answers only after the whole request anyway.
+    A send that fails then still fails the attempt, as a write error."""
+
+    WRITE_BUFFER_BYTES = 64 * 1024
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+        self._waiting = bytearray()
+        self._timeout: float | None = None
+
+    def _flush(self) -> None:
+        if self._waiting:
+            waiting, self._waiting = bytes(self._waiting), bytearray()
+            self._stream.write(waiting, self._timeout)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._waiting += buffer
+        self._timeout = timeout
+        if len(self._waiting) >= self.WRITE_BUFFER_BYTES:
+            self._flush()
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self._flush()
+        return self._stream.read(max_bytes, timeout)
+
+    def close(self) -> None:
+        self._waiting.clear()  # a request not finished when its connection closes is not sent
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        self._flush()
+        return _OneSendStream(self._stream.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
 
 
 class _ResponseStream(httpx.SyncByteStream):

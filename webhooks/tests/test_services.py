@@ -95,3 +95,16 @@ def test_a_drain_makes_the_same_queries_whatever_the_number_of_deliveries(
     with django_assert_num_queries(10):
         assert deliveries_drain(webhook_id=webhook.pk) is False
     assert len(receiver.received) == count
+
+
+def test_a_drain_reads_pings_first_then_events_by_seq_within_its_limit(project, admin, receiver):
+    webhook = webhook_create(project=project, actor=admin, url=receiver.url, events=["*"])
+    events = events_write(project, admin, ["ticket.created"] * 3)
+    events_dispatch()
+    pings = [webhook_ping(webhook=webhook), webhook_ping(webhook=webhook)]
+    lease = DrainLease.take(webhook.pk)
+    assert lease is not None
+    due = deliveries_due(lease.webhook, limit=4)
+    assert [delivery.pk for delivery in due[:2]] == [ping.pk for ping in pings]
+    assert [delivery.event_seq for delivery in due[2:]] == [events[0].seq, events[1].seq]
+    assert [delivery.event_seq for delivery in deliveries_due(lease.webhook, limit=1)] == [None]

@@ -21,7 +21,7 @@ def test_a_newcomer_creates_a_project_and_lands_on_its_board(browsing: BrowsingS
     expect(page.get_by_text("You are not a member of any project yet.")).to_be_visible()
     assert serious_accessibility_violations(page) == []
 
-    page.get_by_label("Key").fill("WEB")
+    page.get_by_label("Key").fill("web")  # typed in lower case: the key is upper case
     page.get_by_label("Name", exact=True).fill("Web <b>site</b>")
     page.get_by_role("button", name="Create project").click()
     expect(page).to_have_url(f"{browsing.server.base_url}/board/WEB/")

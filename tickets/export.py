@@ -194,9 +194,12 @@ class CsvLine(Func):
 
 
 def csv_line() -> CsvLine:
-    """A ticket's whole CSV line, rendered by PostgreSQL: the cells of `export_cells(guarded=True)`,
-    quoted where people write them (title, labels, emails, description); keys, names of statuses and
-    priorities, dates and times never hold a comma, a quote or a line end."""
+    """A ticket's whole CSV line, rendered by PostgreSQL: the unguarded cells of `export_cells` where
+    people do not write (keys, names of statuses and priorities, dates and times never hold a comma, a
+    quote or a line end, nor start a formula), guarded and quoted in one expression where they do
+    (title, labels, emails, description). The CSV export reads only these lines; the guarded cells
+    of `export_cells(guarded=True)` stay as the reference tickets/tests/test_export.py writes with
+    `csv.writer` and compares these lines with, byte for byte."""
     cells = export_cells(guarded=False)
     return CsvLine(
         *[

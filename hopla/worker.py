@@ -16,7 +16,9 @@ memory a job frees is kept for the next job: ~3 ms of page faults per image (hop
 
 A sweep repairs what a queue cannot: work whose job was never queued (Redis was down when the web
 request committed) or whose worker died mid-job. It runs in a thread of the worker's process, so it
-keeps going while Redis is away and needs no extra process type in the Procfile.
+keeps going while Redis is away and needs no extra process type in the Procfile. The sweeps that consume
+the event table (`WORKER_EVENT_TASKS`: webhooks' dispatch, notifications) also run as soon as events
+commit (tickets.event_wakeup), at most every EVENT_TASK_MIN_GAP_SECONDS, and at their interval otherwise.
 
 The worker recycles itself: after `--max-jobs` jobs (the Procfile's `WORKER_MAX_JOBS`, 1000) it
 finishes its job, leaves RQ's registries and exits 0, so that memory a leak in Pillow or a bad image
@@ -40,11 +42,17 @@ from rq.queue import Queue
 from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
 
+from tickets.event_wakeup import EventWakeup
+
 logger = logging.getLogger("hopla.jobs")
 
 # A heartbeat asked for within this many seconds of the last one, which already keeps the worker's key
 # alive at least as long, is not sent again (its key lives `worker_ttl` + 60 s, 480 s by default).
 HEARTBEAT_REPEAT_SECONDS = 1.0
+# An event-consuming sweep woken by commits runs at most this often: under a stream of commits each run
+# takes what the last ones committed together (webhooks' dispatch writes its deliveries in one statement a
+# batch), instead of a run for every commit.
+EVENT_TASK_MIN_GAP_SECONDS = 0.05
 
 
 def run_periodic_task(path: str) -> None:
@@ -71,7 +79,8 @@ class PeriodicTasksWorker(SimpleWorker):
                 run_periodic_task(path)
         else:
             for path, interval in tasks.items():
-                threading.Thread(target=self._every, args=(path, interval), name=f"sweep {path}", daemon=True).start()
+                target = self._on_events if path in settings.WORKER_EVENT_TASKS else self._every
+                threading.Thread(target=target, args=(path, interval), name=f"sweep {path}", daemon=True).start()
         # RQ would stop after the first job when given 0; here 0 means no limit (see the module docstring).
         kwargs["max_jobs"] = kwargs.get("max_jobs") or None
         return super().work(burst=burst, **kwargs)
@@ -129,3 +138,13 @@ class PeriodicTasksWorker(SimpleWorker):
         while True:
             run_periodic_task(path)
             time.sleep(interval)
+
+    @staticmethod
+    def _on_events(path: str, interval: float) -> None:
+        wakeup = EventWakeup()
+        wakeup.wait(interval)  # starts listening (and returns): the first run then misses no commit
+        while True:
+            started = time.monotonic()
+            run_periodic_task(path)
+            wakeup.wait(interval)
+            time.sleep(max(0.0, started + EVENT_TASK_MIN_GAP_SECONDS - time.monotonic()))

@@ -285,6 +285,10 @@ WORKER_PERIODIC_TASKS = {
     "tickets.jobs.republish_events": env.int("EVENT_REPUBLISH_INTERVAL_SECONDS", default=5),
 }
 
+# Those of the sweeps above that consume the event table: they also run as soon as events commit (on
+# PostgreSQL; hopla.worker, tickets.event_wakeup), their interval being the longest an event waits otherwise.
+WORKER_EVENT_TASKS: set[str] = set()
+
 # --- Imports (SPEC §13) -------------------------------------------------------------------------
 # Largest import file accepted, in bytes (larger: 413 too_large).
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=10 * 1024 * 1024)
@@ -308,11 +312,13 @@ WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
 # Networks (CIDRs) exempt from the refusal of loopback, private, link-local... addresses: on-premise
 # receivers, tests (`127.0.0.1/32`). Empty: only public addresses.
 WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
-# How often the worker turns newly committed events into deliveries and starts the due ones.
 # Webhooks a worker drains at once, each on a thread: a slow receiver holds up only its own deliveries.
 WEBHOOK_DELIVERY_THREADS = env.int("WEBHOOK_DELIVERY_THREADS", default=8)
+# How often the worker turns newly committed events into deliveries and starts the due ones (retries);
+# on PostgreSQL new events are also taken as soon as they commit.
 WEBHOOK_DISPATCH_INTERVAL_SECONDS = env.float("WEBHOOK_DISPATCH_INTERVAL_SECONDS", default=0.5)
 WORKER_PERIODIC_TASKS["webhooks.jobs.dispatch_deliveries"] = WEBHOOK_DISPATCH_INTERVAL_SECONDS
+WORKER_EVENT_TASKS.add("webhooks.jobs.dispatch_deliveries")
 
 # --- Idempotent requests (SPEC §10) ------------------------------------------------------------------
 # How long the answer of a POST sent with an Idempotency-Key is kept for replays.
@@ -323,9 +329,11 @@ IDEMPOTENCY_LOCK_SECONDS = env.int("IDEMPOTENCY_LOCK_SECONDS", default=300)
 IDEMPOTENCY_PURGE_INTERVAL_SECONDS = env.int("IDEMPOTENCY_PURGE_INTERVAL_SECONDS", default=3600)
 WORKER_PERIODIC_TASKS["hopla.idempotency.jobs.purge_expired_idempotency_keys"] = IDEMPOTENCY_PURGE_INTERVAL_SECONDS
 # --- Notifications (SPEC §11) ---------------------------------------------------------------------
-# How often the worker turns newly committed events into notifications (and pushes them live).
+# How often the worker turns newly committed events into notifications (and pushes them live); on
+# PostgreSQL also as soon as events commit.
 NOTIFY_INTERVAL_SECONDS = env.float("NOTIFY_INTERVAL_SECONDS", default=0.5)
 WORKER_PERIODIC_TASKS["notifications.jobs.make_notifications"] = NOTIFY_INTERVAL_SECONDS
+WORKER_EVENT_TASKS.add("notifications.jobs.make_notifications")
 # `instant` emails: one per user per window of this many seconds, listing what is still unread.
 NOTIFY_EMAIL_BATCH_SECONDS = env.int("NOTIFY_EMAIL_BATCH_SECONDS", default=60)
 # `daily` emails: the digest goes at this hour (UTC, 0-23).

@@ -26,14 +26,13 @@ SCALED_SCHEDULE = "0,1,3,10,25,50,50"
 
 
 def worker_env(redis_url: str, **extra: str) -> dict[str, str]:
-    return app_env(
-        redis_url,
-        WEBHOOK_ALLOW_HTTP="true",
-        WEBHOOK_ALLOWED_NETWORKS="127.0.0.1/32",
-        WEBHOOK_DISPATCH_INTERVAL_SECONDS="0.2",
-        WEBHOOK_TIMEOUT_SECONDS="3",
-        **extra,
-    )
+    settings = {
+        "WEBHOOK_ALLOW_HTTP": "true",
+        "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32",
+        "WEBHOOK_DISPATCH_INTERVAL_SECONDS": "0.2",
+        "WEBHOOK_TIMEOUT_SECONDS": "3",
+    }
+    return app_env(redis_url, **{**settings, **extra})
 
 
 def redis_url_of_the_tests() -> str:

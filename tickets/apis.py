@@ -392,9 +392,10 @@ class TicketViewSet(HoplaViewSet):
             tickets,
             request,
             view=self,
-            count=lambda: selectors.ticket_count(
-                user=self.actor, tickets=self._counted(tickets, project_ids), filtered=filtered
-            ),
+            # The rows' own COUNT(*): Django drops their columns and the reader's annotations from it,
+            # and PostgreSQL the two LEFT JOINs of the users (unique keys, nothing read); filtering a
+            # model queryset again for it ran the FilterSet twice (~2 ms of Python per request, cProfile).
+            count=lambda: selectors.ticket_count(user=self.actor, tickets=tickets, filtered=filtered),
         )
         response = self.get_paginated_response([list_rows.ticket_answer(row) for row in page or []])
         if state is not None:

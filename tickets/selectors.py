@@ -262,7 +262,7 @@ _TICKET_TOTAL = (
 
 
 def ticket_count(*, user: User, tickets: QuerySet[Ticket], filtered: bool) -> int:
-    """How many `tickets` (a `ticket_list` of `user`, maybe filtered) there are.
+    """How many `tickets` (a `ticket_list` of `user` or its `ticket_list_rows`, maybe filtered) there are.
 
     Unfiltered, that is every ticket of the user's projects: the sum of the projects' trigger-kept
     `ticket_count` (one row per project) instead of a COUNT(*) that reads every ticket (30-40 ms at

@@ -45,6 +45,8 @@ def _conninfo() -> str:
         password=database["PASSWORD"] or None,
         host=database["HOST"] or "127.0.0.1",
         port=database["PORT"] or 5432,
+        # The server settings hopla's connections take (DB_WORK_MEM), so that the floor's statements run alike.
+        options=database.get("OPTIONS", {}).get("options") or None,
     )
 
 

@@ -2,8 +2,9 @@
 
 Each floor view runs the same SQL as hopla's endpoint and answers the same JSON. The list's SQL is not
 rewritten by hand: the first request for a query string runs hopla's own selector and filters once,
-under CaptureQueriesContext, for a placeholder user, and keeps the exact statements; every later request
-runs those strings with the user's id put in. `bench.http_workloads` checks that both answer the same.
+under CaptureQueriesContext, for a placeholder user of one placeholder project, and keeps the exact
+statements; every later request reads the user's projects (hopla reads them in its ETag statement) and
+runs those strings with the user's id and projects put in. `bench.http_workloads` checks that both answer the same.
 """
 
 import contextlib
@@ -30,8 +31,11 @@ from tickets.filters import TicketFilter
 from tickets.models import Priority, Ticket
 from tickets.selectors import LIST_USER_FIELDS, ticket_count, ticket_list
 
-# Stands for the acting user in the captured statements; no real user has it.
+# Stand for the acting user and their projects in the captured statements; no real user or project has them.
 _PLACEHOLDER_USER = uuid.UUID("00000000-0000-4000-8000-00000000b0b0")
+_PLACEHOLDER_PROJECT = uuid.UUID("00000000-0000-4000-8000-00000000b0b1")
+# The reader's projects, which hopla's list names as constants (tickets.selectors.ticket_list_rows).
+_MY_PROJECTS = "SELECT project_id FROM tickets_membership WHERE user_id = %s ORDER BY project_id"
 _PRIORITY_NAMES = {priority.value: priority.label for priority in Priority}
 _USER_FIELDS = [field.attname for field in User._meta.concrete_fields]
 # What the list selects of the joined assignee and reporter, in the model's column order.
@@ -51,9 +55,14 @@ def _capture(run: Any) -> list[str]:
     return [query["sql"] for query in captured.captured_queries]
 
 
-def _for_user(statement: str, user_id: uuid.UUID) -> str:
-    """The statement for another user: psycopg writes UUID literals as bare hex."""
-    return statement.replace(_PLACEHOLDER_USER.hex, user_id.hex)
+def _for_user(statement: str, user_id: uuid.UUID, project_ids: list[uuid.UUID] | None = None) -> str:
+    """The statement for another user and their projects: psycopg writes UUID literals as bare hex."""
+    statement = statement.replace(_PLACEHOLDER_USER.hex, user_id.hex)
+    if project_ids is None:
+        return statement
+    return statement.replace(
+        f"'{_PLACEHOLDER_PROJECT.hex}'::uuid", ", ".join(f"'{project_id.hex}'::uuid" for project_id in project_ids)
+    )
 
 
 def _authenticated_user(request: HttpRequest) -> tuple | None:
@@ -136,7 +145,9 @@ def _list_statements_for(request: HttpRequest) -> tuple[str, str]:
     query_string = request.META.get("QUERY_STRING", "")
     if query_string not in _list_statements:
         placeholder = User(pk=_PLACEHOLDER_USER)
-        filters = TicketFilter(request.GET, queryset=ticket_list(user=placeholder), request=request)
+        filters = TicketFilter(
+            request.GET, queryset=ticket_list(user=placeholder, project_ids=[_PLACEHOLDER_PROJECT]), request=request
+        )
         queryset = filters.qs
         limit = int(request.GET.get("limit", 25))
         offset = int(request.GET.get("offset", 0))
@@ -156,12 +167,18 @@ def _ticket_list(request: HttpRequest) -> HttpResponse:
     count_sql, page_sql = _list_statements_for(request)
     limit = min(int(request.GET.get("limit", 25)), 100)
     offset = int(request.GET.get("offset", 0))
+    placeholder_project = f"'{_PLACEHOLDER_PROJECT.hex}'::uuid"
     with connection.cursor() as cursor:
-        cursor.execute(_for_user(count_sql, user_id))
-        count = cursor.fetchone()[0]
+        cursor.execute(_MY_PROJECTS, [user_id])
+        project_ids = [project_id for (project_id,) in cursor.fetchall()]
         rows: list[tuple] = []
+        if not project_ids and placeholder_project in count_sql:
+            count = 0  # hopla sends no count naming no project (Django's empty IN)
+        else:
+            cursor.execute(_for_user(count_sql, user_id, project_ids))
+            count = cursor.fetchone()[0]
         if count and offset <= count:
-            cursor.execute(_for_user(page_sql, user_id))
+            cursor.execute(_for_user(page_sql, user_id, project_ids))
             rows = cursor.fetchall()
     # The ticket's columns, then the joined assignee's and reporter's summary columns (the order of
     # ticket_list's select_related).

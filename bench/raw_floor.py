@@ -4,11 +4,12 @@ Served by the Procfile's web command itself (`bench.processes.raw_floor_server`:
 same worker count), it answers `GET /api/v1/tickets/?<query>` for the query strings the bench gives
 it, the way hopla answers them with nothing of a framework in between: the JWT checked by PyJWT (with
 simplejwt's checks: the user exists, is active, the token's password hash is the password's), then
-hopla's own count and page statements, and the page rendered with plain functions and orjson.
+hopla's own state (the list's ETag statement, whose row names the reader's projects), count and page
+statements, and the page rendered with plain functions and orjson.
 
 Nothing here is written by hand: the bench captures hopla's statements from one real request of hopla
-(`bench.raw_floor_config`), with the acting user's id in them, and this module only puts the
-requesting user's id in their place. The bench checks that both answer the same bytes.
+(`bench.raw_floor_config`), with the acting user's id and projects in them, and this module only puts
+the requesting user's id and projects in their place. The bench checks that both answer the same bytes.
 
 The statements run on a psycopg async pool of as many connections as the load has (the config's
 `pool_size`), in autocommit, one pool checkout per request as hopla's thread holds one connection.
@@ -34,7 +35,8 @@ _USER_ID = _USER_COLUMNS.index("id")
 _USER_ACTIVE = _USER_COLUMNS.index("is_active")
 _USER_PASSWORD = _USER_COLUMNS.index("password")
 _PRIORITY_NAMES = {int(value): name for value, name in _CONFIG["priority_names"].items()}
-_LISTS: dict[str, dict[str, Any]] = _CONFIG["lists"]  # query string -> count, page, limit, offset
+_LISTS: dict[str, dict[str, Any]] = _CONFIG["lists"]  # query string -> state, count, page, limit, offset
+_PROJECTS_LITERAL: str = _CONFIG["projects_literal"]  # the captured user's projects in the count and page
 
 _pool: AsyncConnectionPool | None = None
 _pool_lock = asyncio.Lock()
@@ -65,6 +67,14 @@ def _user_id_of(authorization: bytes) -> tuple[uuid.UUID, str] | None:
         return uuid.UUID(str(claims["user_id"])), str(claims.get("hash_password"))
     except (jwt.PyJWTError, KeyError, ValueError):
         return None
+
+
+def _projects_literal(memberships: str | None) -> str:
+    """bench.raw_floor_config.projects_literal, without importing Django: the reader's projects as
+    hopla's statements name them, from the state row's `<project id>:<role>:<seq>` memberships."""
+    if not memberships:
+        return ""
+    return ", ".join(f"'{uuid.UUID(part.split(':', 1)[0]).hex}'::uuid" for part in memberships.split(","))
 
 
 def _datetime(value: datetime.datetime | None) -> str | None:
@@ -154,13 +164,22 @@ async def _ticket_list(scope: dict[str, Any], headers: dict[bytes, bytes]) -> tu
         if hashlib.md5(user[_USER_PASSWORD].encode()).hexdigest().upper() != password_hash:
             return 401, b'{"detail":"The user\'s password has been changed.","code":"password_changed"}'
         user_hex = user[_USER_ID].hex
+        cursor = await connection.execute(listing["state"].replace(_USER_MARKER, user_hex))
+        state = await cursor.fetchone()
+        projects = _projects_literal(state[1] if state else None)
         for statement in listing["extra"]:
             await connection.execute(statement.replace(_USER_MARKER, user_hex))
-        cursor = await connection.execute(listing["count"].replace(_USER_MARKER, user_hex))
-        (count,) = await cursor.fetchone()  # type: ignore[misc]
+        count_statement = listing["count"]
         rows: list[dict[str, Any]] = []
+        if not projects and _PROJECTS_LITERAL in count_statement:
+            count = 0  # hopla sends no count naming no project (Django's empty IN)
+        else:
+            count_statement = count_statement.replace(_USER_MARKER, user_hex).replace(_PROJECTS_LITERAL, projects)
+            cursor = await connection.execute(count_statement)
+            (count,) = await cursor.fetchone()  # type: ignore[misc]
         if count and listing["offset"] <= count:
-            cursor = await connection.execute(listing["page"].replace(_USER_MARKER, user_hex))
+            page = listing["page"].replace(_USER_MARKER, user_hex).replace(_PROJECTS_LITERAL, projects)
+            cursor = await connection.execute(page)
             # hopla reads the page with values(): its columns are named (assignee__email, is_watching...).
             names = [column.name for column in cursor.description or []]
             rows = [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]

@@ -12,11 +12,15 @@ The tag is a hash of what the page's bytes depend on, read in one cheap statemen
   built from, the Accept header (indented JSON), and today's date (`overdue=`).
 
 The tag is taken before the page is read, so a change committed in between can only make the
-client's next request answer 200 again, never a 304 for a page it does not have.
+client's next request answer 200 again, never a 304 for a page it does not have. The page and its
+count then keep to the projects the tag's statement read (ListState.project_ids): a membership
+ended in between shows as it would have a moment earlier, and the tag describes what the page holds.
 SQLite (the embedded default) has no ListStamp trigger: lists answer no ETag there.
 """
 
 import hashlib
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
@@ -51,8 +55,19 @@ def list_stamp_bump() -> None:
         cursor.execute(_BUMP)
 
 
-def ticket_list_etag(*, user: User, request: Request) -> str | None:
-    """The list's ETag for this reader and request; None where there is none (SQLite)."""
+@dataclass(frozen=True)
+class ListState:
+    """What the tag's statement read: the tag, and the reader's projects, which the list then names
+    as constants (tickets.selectors.ticket_list_rows): the page and its count keep to the very
+    projects the tag describes, and PostgreSQL plans with their real share of the table."""
+
+    etag: str
+    project_ids: list[uuid.UUID]
+
+
+def ticket_list_state(*, user: User, request: Request) -> ListState | None:
+    """The list's ETag for this reader and request, and the reader's projects; None where there is
+    no tag (SQLite)."""
     if connection.vendor != "postgresql":
         return None
     with connection.cursor() as cursor:
@@ -71,7 +86,10 @@ def ticket_list_etag(*, user: User, request: Request) -> str | None:
         request.META.get("HTTP_ACCEPT", ""),
         timezone.localdate(),
     ]
-    return '"' + hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest() + '"'
+    etag = '"' + hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest() + '"'
+    # Each membership is `<project id>:<role>:<newest seq>`; a reader of no project has none (NULL).
+    project_ids = [uuid.UUID(part.split(":", 1)[0]) for part in projects.split(",")] if projects else []
+    return ListState(etag=etag, project_ids=project_ids)
 
 
 def none_match(if_none_match: str | None, etag: str) -> bool:

@@ -206,10 +206,29 @@ _MY_PROJECTS = "SELECT {project} FROM {table} WHERE {user} = %s".format(
 )
 
 
-def ticket_list(*, user: User) -> QuerySet[Ticket]:
-    """Tickets of every project `user` is in, with what the API shows loaded in the same query."""
-    user_id = _user_db_id(user)
-    return _with_watching(_VISIBLE_TICKETS.filter(project_id__in=RawSQL(_MY_PROJECTS, [user_id])), user)
+# Project ids a caller has already read for the reader (tickets.list_etag reads them for the list).
+ProjectIds = list[uuid.UUID]
+
+
+def _in_projects(user: User, project_ids: ProjectIds | None) -> dict[str, Any]:
+    """The filter that keeps a list to the reader's projects: `project_ids` when the caller has read
+    them (the list's ETag statement does), else the subquery of the user's memberships.
+
+    Named as constants, PostgreSQL plans with the projects' real share of the table: as the subquery
+    it guessed a reader has one or two projects and, for a reader of 20, repeated the ticket scan once
+    per project (the search's GIN scan 20 times); as `= ANY(ARRAY(subquery))` it guessed half the
+    table for everyone and chose sequential scans for a reader of one (BENCHMARKS.md, "W2 at 1 000 000
+    tickets, again").
+    """
+    if project_ids is not None:
+        return {"project_id__in": project_ids}
+    return {"project_id__in": RawSQL(_MY_PROJECTS, [_user_db_id(user)])}
+
+
+def ticket_list(*, user: User, project_ids: ProjectIds | None = None) -> QuerySet[Ticket]:
+    """Tickets of every project `user` is in (`project_ids`, if the caller has read them), with what
+    the API shows loaded in the same query."""
+    return _with_watching(_VISIBLE_TICKETS.filter(**_in_projects(user, project_ids)), user)
 
 
 # What ticket_list_rows reads of a ticket: its columns (the search index aside) and the joined users'
@@ -224,11 +243,10 @@ LIST_ROW_VALUES = (
 _VISIBLE_TICKET_ROWS = _VISIBLE_TICKETS.values(*LIST_ROW_VALUES)
 
 
-def ticket_list_rows(*, user: User) -> QuerySet[Any]:
+def ticket_list_rows(*, user: User, project_ids: ProjectIds | None = None) -> QuerySet[Any]:
     """ticket_list as dicts of LIST_ROW_VALUES plus `is_watching` and `watcher_count`, for answers
     built without model instances (tickets.list_rows)."""
-    user_id = _user_db_id(user)
-    return _with_watching(_VISIBLE_TICKET_ROWS.filter(project_id__in=RawSQL(_MY_PROJECTS, [user_id])), user)  # type: ignore[arg-type]
+    return _with_watching(_VISIBLE_TICKET_ROWS.filter(**_in_projects(user, project_ids)), user)  # type: ignore[arg-type]
 
 
 # SUM(ticket_count) over the user's projects: the SQL the ORM writes for
@@ -244,7 +262,7 @@ _TICKET_TOTAL = (
 
 
 def ticket_count(*, user: User, tickets: QuerySet[Ticket], filtered: bool) -> int:
-    """How many `tickets` (a `ticket_list` of `user`, maybe filtered) there are.
+    """How many `tickets` (a `ticket_list` of `user` or its `ticket_list_rows`, maybe filtered) there are.
 
     Unfiltered, that is every ticket of the user's projects: the sum of the projects' trigger-kept
     `ticket_count` (one row per project) instead of a COUNT(*) that reads every ticket (30-40 ms at

@@ -186,3 +186,15 @@ def test_every_setting_read_from_the_environment_is_documented():
     assert read - documented == set(), "read from the environment but missing from .env.example"
     readme = (ROOT / "README.md").read_text()
     assert [name for name in sorted(documented) if f"`{name}`" not in readme] == [], "missing from README"
+
+
+@pytest.mark.django_db
+def test_the_database_connections_take_db_work_mem() -> None:
+    from django.conf import settings
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("work_mem is PostgreSQL's")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW work_mem")
+        assert cursor.fetchone()[0] == settings.DB_WORK_MEM

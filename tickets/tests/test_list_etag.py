@@ -2,6 +2,8 @@
 change the reader could see on the page gives a new tag."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.tests.factories import UserFactory
 from tickets.models import Role
@@ -42,6 +44,34 @@ def test_if_none_match_answers_304_without_the_page(board, django_assert_num_que
     assert response["ETag"] == etag
     assert client.get(TICKETS, HTTP_IF_NONE_MATCH=f'"other", W/{etag}').status_code == 304
     assert client.get(TICKETS, HTTP_IF_NONE_MATCH='"other"').status_code == 200
+
+
+@pytest.mark.parametrize("params", [{}, {"status": "open", "search": "a"}])
+def test_the_page_and_its_count_keep_to_the_projects_the_tag_read(board, params) -> None:  # type: ignore[no-untyped-def]
+    """The projects are named as constants, as the tag's statement read them (tickets.selectors
+    ._in_projects), not as a subquery of the memberships: the count of a filtered list and the page."""
+    with CaptureQueriesContext(connection) as captured:
+        response = board.client("viewer").get(TICKETS, params)
+
+    assert response.status_code == 200
+    statements = [query["sql"] for query in captured.captured_queries]
+    assert "tickets_liststamp" in statements[1]
+    listed = statements[2:] if params else statements[3:]  # unfiltered, the count is the projects' rows
+    assert listed
+    for statement in listed:
+        assert board.project.pk.hex in statement
+        assert "tickets_membership" not in statement
+
+
+def test_a_reader_of_no_project_gets_an_empty_filtered_list_without_a_count(django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+    client = client_for(UserFactory())
+
+    # The user and the tag's statement: an empty list of projects needs neither the count nor the page.
+    with django_assert_num_queries(2):
+        response = client.get(TICKETS, {"status": "open"})
+
+    assert response.status_code == 200
+    assert (response.data["count"], response.data["results"]) == (0, [])
 
 
 def test_the_tag_is_the_readers_and_the_querys(board) -> None:  # type: ignore[no-untyped-def]

@@ -402,13 +402,6 @@ class TicketViewSet(HoplaViewSet):
             response["ETag"] = state.etag
         return response
 
-    def _counted(self, rows: QuerySet[Any], project_ids: selectors.ProjectIds | None) -> QuerySet[Any]:
-        """What a filtered list counts: the model queryset filtered alike, whose COUNT(*) joins no
-        users (the rows' values() joins them for their summaries)."""
-        if not TicketFilter.narrows(self.request.query_params):
-            return rows
-        return self.filter_queryset(selectors.ticket_list(user=self.actor, project_ids=project_ids))
-
     def create(self, request: Request) -> Response:
         serializer = TicketCreateSerializer(data=request.data, context={"actor": self.actor})
         serializer.is_valid(raise_exception=True)

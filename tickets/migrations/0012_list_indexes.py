@@ -11,7 +11,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tickets", "0010_liststamp"),
+        ("tickets", "0011_event_notify"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -39,7 +39,10 @@ def _wait_seconds(wakeup: EventWakeup, timeout: float, meanwhile: Any) -> float:
 
     def later() -> None:
         time.sleep(0.2)
-        meanwhile()
+        try:
+            meanwhile()
+        finally:
+            connection.close()  # this thread's own: left open, it outlives the test (the fault tests count sessions)
 
     writer = threading.Thread(target=later)
     started = time.monotonic()

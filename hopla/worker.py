@@ -142,7 +142,7 @@ class PeriodicTasksWorker(SimpleWorker):
     @staticmethod
     def _on_events(path: str, interval: float) -> None:
         wakeup = EventWakeup()
-        wakeup.wait(interval)  # starts listening (and returns): the first run then misses no commit
+        wakeup.listen()  # before the first run, which then reads every commit made before it
         while True:
             started = time.monotonic()
             run_periodic_task(path)

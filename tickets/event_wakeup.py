@@ -41,7 +41,7 @@ class EventWakeup:
         so the caller's next run is what reads it."""
         deadline = time.monotonic() + timeout
         if self._listener is None:
-            if self._listen():
+            if self.listen():
                 return
             time.sleep(timeout)
             return
@@ -61,7 +61,8 @@ class EventWakeup:
             self._listener.close()
             self._listener = None
 
-    def _listen(self) -> bool:
+    def listen(self) -> bool:
+        """Start listening, if this database can (PostgreSQL) and is reachable; answers whether it does."""
         database = connections[self._alias]
         if database.vendor != "postgresql":
             return False

@@ -9,7 +9,8 @@ one delivery per webhook → RQ jobs POST them, signed (Standard Webhooks) → t
   nothing), then it is let go (SIGCONT); the rate is the deliveries over the time from then to the
   receiver's last arrival, so the dispatch from the event table counts. The reference is one loop in this
   process that, for the same events (read as the WebSocket shows them), encodes each body, signs it with
-  `standardwebhooks` and POSTs it with the worker's own httpx client (webhooks.transport.sending_client)
+  `standardwebhooks` and POSTs it, one after another, on a session of the worker's own kind (aiohttp,
+  webhooks.transport.sending_session: its checks of the address connected to, no redirects, no cookies)
   to the same receiver, timed from its start
   to the receiver's last arrival. Rounds interleave, the order alternating.
 - commit→receiver latency: events written at a steady `PACE` per second, the worker running; each
@@ -23,6 +24,7 @@ one delivery per webhook → RQ jobs POST them, signed (Standard Webhooks) → t
 Every phase counts what the receiver got against the events x webhooks expected: lost and duplicated.
 """
 
+import asyncio
 import json
 import os
 import signal
@@ -38,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import orjson
 import standardwebhooks
@@ -52,7 +55,7 @@ from tickets.models import Event, Project, Ticket
 from tickets.services.event_publishing import event_payload
 from webhooks.models import Delivery, DeliveryStatus, Webhook
 from webhooks.services import webhook_create, webhook_delete
-from webhooks.transport import sending_client
+from webhooks.transport import sending_session
 
 HOOKS = 5
 # The worker processes W6 runs: the Procfile's one, and BENCH_W6_WORKERS - 1 more of the same command
@@ -265,35 +268,41 @@ def _hopla_round(
     return _rate(tally, arrivals, started), tally, events, detail
 
 
-def _signed_post(client: httpx.Client, url: str, hook: _Hook, payload: dict[str, Any]) -> None:
-    """One delivery as SPEC §9 shapes it: the body, the Standard Webhooks headers, the POST."""
-    now = datetime.now(UTC)
-    body = orjson.dumps({"type": payload["type"], "timestamp": now.isoformat(), "data": payload})
-    headers = {
-        "content-type": "application/json",
-        "user-agent": "hopla-webhooks/1",
-        "webhook-id": payload["id"],
-        "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": hook.signer.sign(payload["id"], now, body),
-    }
-    response = client.post(url, content=body, headers=headers)
-    if not response.is_success:
-        raise SystemExit(f"W6: the receiver answered the loop {response.status_code}")
+async def _signed_posts(receiver_url: str, hooks: list[_Hook], payloads: list[dict[str, Any]]) -> None:
+    """The loop: each delivery as SPEC §9 shapes it (the body, the Standard Webhooks headers), POSTed
+    one after another on a session of the worker's own kind (webhooks.transport.sending_session)."""
+    timeout = aiohttp.ClientTimeout(total=settings.WEBHOOK_TIMEOUT_SECONDS)
+    async with sending_session() as session:
+        for payload in payloads:
+            for hook in hooks:
+                now = datetime.now(UTC)
+                body = orjson.dumps({"type": payload["type"], "timestamp": now.isoformat(), "data": payload})
+                headers = {
+                    "content-type": "application/json",
+                    "user-agent": "hopla-webhooks/1",
+                    "webhook-id": payload["id"],
+                    "webhook-timestamp": str(int(now.timestamp())),
+                    "webhook-signature": hook.signer.sign(payload["id"], now, body),
+                }
+                url = f"{receiver_url}/hooks/{hook.name}"
+                async with session.post(
+                    url, data=body, headers=headers, allow_redirects=False, timeout=timeout
+                ) as answer:
+                    await answer.read()
+                    if not 200 <= answer.status < 300:
+                        raise SystemExit(f"W6: the receiver answered the loop {answer.status}")
 
 
 def _floor_round(
-    client: httpx.Client, receiver: _Receiver, receiver_url: str, hooks: list[_Hook], events: list[Event]
+    receiver: _Receiver, receiver_url: str, hooks: list[_Hook], events: list[Event]
 ) -> tuple[float, _Tally, float]:
     """Deliveries per second of the loop, and its own CPU milliseconds a delivery, on the same events (built
     as the WebSocket shows them beforehand: reading the table is the outbox's part, which the loop does not
     have)."""
     payloads = [event_payload(event) for event in events]
-    urls = {hook.name: f"{receiver_url}/hooks/{hook.name}" for hook in hooks}
     receiver.clear()
     started, cpu_before = time.time(), time.process_time()
-    for payload in payloads:
-        for hook in hooks:
-            _signed_post(client, urls[hook.name], hook, payload)
+    asyncio.run(_signed_posts(receiver_url, hooks, payloads))
     cpu_ms = (time.process_time() - cpu_before) * 1000 / max(len(payloads) * len(hooks), 1)
     arrivals, tally = _collected(receiver, hooks, events)
     return _rate(tally, arrivals, started), tally, cpu_ms
@@ -479,9 +488,6 @@ def run(
         receiver = _Receiver(receiver_url)
         hooks = _hooks_create(hooked_project, user, receiver_url)
         writer = _Writer(base_url, token, [ticket.key for ticket in tickets])
-        # The worker's own client (timeout, limits, no redirects, no proxy): its check of the address
-        # connected to (SSRF) runs once per new connection, and connections to the receiver are kept.
-        client = sending_client(settings.WEBHOOK_TIMEOUT_SECONDS)
         try:
             _warm_up(writer, receiver, hooks)
             throughput = Row(name, "deliveries/s", note="ref = signed POSTs in a loop, same client")
@@ -498,9 +504,7 @@ def run(
                         )
                         measured[side] = (rate, tally)
                     else:
-                        floor_rate, floor_tally, loop_cpu_ms = _floor_round(
-                            client, receiver, receiver_url, hooks, latest
-                        )
+                        floor_rate, floor_tally, loop_cpu_ms = _floor_round(receiver, receiver_url, hooks, latest)
                         measured[side] = (floor_rate, floor_tally)
                 (hopla_rate, hopla_tally), (floor_rate, floor_tally) = measured["hopla"], measured["floor"]
                 throughput.add(hopla_rate, floor_rate)

@@ -1,11 +1,13 @@
-"""One attempt of a delivery: the Standard Webhooks request, signed, sent, and what came back."""
+"""One attempt of a delivery: the Standard Webhooks request, signed, sent, and what came back.
+
+Attempts are coroutines: they run on the sender's event loop (webhooks.sender), every drain's at once."""
 
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 from django.conf import settings
 from django.utils import timezone
@@ -13,7 +15,6 @@ from standardwebhooks import Webhook as Signer
 
 from webhooks.models import Delivery, Webhook
 from webhooks.safety import UnsafeUrl
-from webhooks.transport import sending_client
 
 USER_AGENT = "hopla-webhooks/1"
 # Bodies are read to this many bytes at most: a receiver answering more is cut off (and the
@@ -37,6 +38,15 @@ class Outcome:
     @property
     def succeeded(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+@dataclass(frozen=True)
+class Attempted:
+    """A delivery, the bytes its attempt sent, and what came of it."""
+
+    delivery: Delivery
+    body: bytes
+    outcome: Outcome
 
 
 def request_body(delivery: Delivery) -> bytes:
@@ -65,56 +75,69 @@ def request_headers(delivery: Delivery, body: bytes, signed_by: list[Signer], no
     }
 
 
-def attempt(webhook: Webhook, delivery: Delivery, body: bytes, signed_by: list[Signer]) -> Outcome:
+async def attempt(session: aiohttp.ClientSession, url: str, delivery: Delivery, signed_by: list[Signer]) -> Attempted:
     """POST the delivery to the webhook's URL; never raises for what the receiver or network did."""
+    body = request_body(delivery)
     now = timezone.now()
     timeout = settings.WEBHOOK_TIMEOUT_SECONDS
     headers = request_headers(delivery, body, signed_by, now)
     started = time.monotonic()
 
-    def elapsed_ms() -> int:
-        return round((time.monotonic() - started) * 1000)
+    def failed(error: str) -> Attempted:
+        return Attempted(delivery, body, Outcome(at=now, duration_ms=_ms_since(started), error=error))
 
     try:
-        with sending_client(timeout).stream("POST", webhook.url, content=body, headers=headers) as response:
-            received = _read_capped(response, started + timeout)
+        async with session.post(
+            url, data=body, headers=headers, allow_redirects=False, timeout=aiohttp.ClientTimeout(total=timeout)
+        ) as response:
+            received = await _read_capped(response)
     except UnsafeUrl as refusal:
-        return Outcome(at=now, duration_ms=elapsed_ms(), error=f"unsafe_url: {refusal.detail}")
-    except _TooSlow:
-        return Outcome(at=now, duration_ms=elapsed_ms(), error=f"timeout: no whole answer within {timeout:g} s")
-    except httpx.TimeoutException as error:
-        return Outcome(at=now, duration_ms=elapsed_ms(), error=f"timeout: {type(error).__name__} after {timeout:g} s")
-    except httpx.HTTPError as error:
-        return Outcome(at=now, duration_ms=elapsed_ms(), error=f"{type(error).__name__}: {error}")
+        return failed(f"unsafe_url: {refusal.detail}")
+    except TimeoutError:  # aiohttp's timeouts are TimeoutErrors: no whole answer within the time
+        return failed(f"timeout: no whole answer within {timeout:g} s")
+    except aiohttp.ClientError as error:
+        return failed(f"{type(error).__name__}: {error}")
     outcome = Outcome(
         at=now,
-        duration_ms=elapsed_ms(),
-        status_code=response.status_code,
-        headers=dict(response.headers.items()),
+        duration_ms=_ms_since(started),
+        status_code=response.status,
+        headers=_headers(response),
         # PostgreSQL's text holds no NUL character.
         body=received[:KEPT_RESPONSE_BYTES].decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
     )
-    if response.is_redirect:
-        outcome.error = f"redirect not followed: {response.status_code} to {response.headers.get('location', '?')}"
+    if response.status in _REDIRECTS and "location" in response.headers:
+        outcome.error = f"redirect not followed: {response.status} to {response.headers['location']}"
     elif not outcome.succeeded:
-        outcome.error = f"HTTP {response.status_code}"
-    return outcome
+        outcome.error = f"HTTP {response.status}"
+    return Attempted(delivery, body, outcome)
 
 
-class _TooSlow(Exception):
-    """The answer did not arrive whole within the timeout (a receiver trickling bytes)."""
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
-def _read_capped(response: httpx.Response, deadline: float) -> bytes:
-    """The body's first MAX_RESPONSE_BYTES; the rest is never read (closing drops the connection)."""
+def _ms_since(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
+
+
+def _headers(response: aiohttp.ClientResponse) -> dict[str, str]:
+    """The answer's headers, names in lower case, a repeated one's values joined by commas."""
+    headers: dict[str, str] = {}
+    for name, value in response.headers.items():
+        name = name.lower()
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
+
+
+async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
+    """The body's first MAX_RESPONSE_BYTES; the rest is never read (the connection is dropped)."""
     received = bytearray()
-    for chunk in response.iter_raw():
+    while len(received) < MAX_RESPONSE_BYTES:
+        chunk = await response.content.read(MAX_RESPONSE_BYTES - len(received))
+        if not chunk:
+            return bytes(received)
         received += chunk
-        if len(received) >= MAX_RESPONSE_BYTES:
-            break
-        if time.monotonic() > deadline:
-            raise _TooSlow
-    return bytes(received[:MAX_RESPONSE_BYTES])
+    response.close()
+    return bytes(received)
 
 
 def outcome_fields(outcome: Outcome) -> dict[str, Any]:

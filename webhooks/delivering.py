@@ -12,6 +12,9 @@ mid-attempt leaves the lease to run out, and the next drain reads the delivery a
 the receiver de-duplicates by `webhook-id`). Outcomes are written in batches, at most
 RECORD_EVERY_SECONDS apart, each batch renewing the lease (or stopping the drain once the webhook is
 off, or the lease was lost to another drain after running out).
+
+The drain's thread does the database work; the requests go out on the process's sender
+(webhooks.sender), a batch's deliveries handed over together and sent in order, while the drain waits.
 """
 
 import logging
@@ -26,8 +29,9 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet, Value
 from django.utils import timezone
 
-from webhooks.attempts import Outcome, attempt, outcome_fields, request_body, signers
+from webhooks.attempts import Outcome, outcome_fields, signers
 from webhooks.models import Delivery, DeliveryStatus, Webhook, webhook_row_lock_take
+from webhooks.sender import sender
 
 logger = logging.getLogger("hopla.webhooks")
 
@@ -134,18 +138,21 @@ def deliveries_drain(*, webhook_id: Any) -> bool:
 
 
 def _attempt_in_order(lease: DrainLease, deliveries: list[Delivery]) -> bool:
-    """Attempt the deliveries one after another; answers False once the webhook is inactive
-    (auto-disabled by these failures, or by an admin meanwhile) or the lease is lost: the rest are
-    left for later."""
+    """Attempt the deliveries one after another (on the sender's event loop, a chunk at a time), their
+    outcomes written after each chunk; answers False once the webhook is inactive (auto-disabled by
+    these failures, or by an admin meanwhile) or the lease is lost: the rest are left for later."""
     webhook = lease.webhook
     records = _Records(lease)
     signed_by = signers(webhook, timezone.now())
-    for delivery in deliveries:
-        body = request_body(delivery)
-        records.add(delivery, body, attempt(webhook, delivery, body, signed_by))
-        if records.due() and not records.write():
+    left = deliveries
+    while left:
+        attempted = sender().attempts(webhook.url, left, signed_by, for_seconds=RECORD_EVERY_SECONDS)
+        for each in attempted:
+            records.add(each.delivery, each.body, each.outcome)
+        left = left[len(attempted) :]
+        if not records.write():
             return False
-    return records.write()
+    return True
 
 
 def _apply(delivery: Delivery, body: bytes, outcome: Outcome) -> None:
@@ -185,14 +192,10 @@ class _Records:
     def __init__(self, lease: DrainLease) -> None:
         self.lease = lease
         self.done: list[tuple[Delivery, Outcome]] = []
-        self.written_at = time.monotonic()
 
     def add(self, delivery: Delivery, body: bytes, outcome: Outcome) -> None:
         _apply(delivery, body, outcome)
         self.done.append((delivery, outcome))
-
-    def due(self) -> bool:
-        return time.monotonic() - self.written_at >= RECORD_EVERY_SECONDS
 
     def write(self) -> bool:
         """Renew the lease and write the outcomes; answers whether the drain goes on.
@@ -200,7 +203,6 @@ class _Records:
         The webhook's row is locked before its deliveries' rows, in the order a delete of the webhook
         takes them (webhooks.signals, then the cascade): the other order deadlocked with a delete made
         while the drain recorded (PostgreSQL then aborted one of the two, seen with W6's clean-up)."""
-        self.written_at = time.monotonic()
         done, self.done = self.done, []
         with transaction.atomic():
             going_on = self.lease.renew()  # locks the row while the webhook is active and the lease held

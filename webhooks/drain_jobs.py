@@ -6,9 +6,10 @@ a drain that died with its worker is asked for again once its drain lease has ru
 
 One job drains up to WEBHOOK_DELIVERY_THREADS webhooks at once, each on a thread of the worker's
 pool. One by one, a receiver that answers slowly (or not at all: WEBHOOK_TIMEOUT_SECONDS a try)
-held up every other webhook queued behind it on that worker; and while one drain waits for its
-receiver or for PostgreSQL, another sends. A webhook is still drained by one thread at a time (its
-drain lease), so its first attempts keep `seq` order.
+held up every other webhook queued behind it on that worker. A drain's thread reads and records
+(PostgreSQL); its requests go out on the process's sender (webhooks.sender), one event loop on which
+every drain's chunk is sent at once, so a thread waits for its chunk rather than for each request. A
+webhook is still drained by one thread at a time (its drain lease), so its first attempts keep `seq` order.
 """
 
 import logging

@@ -1,66 +1,120 @@
-"""The delivery client's connections: a request's bytes go out in one send (webhooks.transport)."""
+"""The delivery client's checks of the address it connects to (webhooks.transport), and the sender's
+chunks (webhooks.sender), against a real receiver."""
 
+import socket
+import threading
+import time
+import uuid
 from typing import Any
 
-import httpcore
 import pytest
 
-from webhooks.transport import _OneSendStream
+from webhooks.models import Delivery, DeliveryStatus, Webhook
+from webhooks.safety import UnsafeUrl
+from webhooks.sender import sender
+from webhooks.tests.conftest import events_write
+from webhooks.tests.receiver import Answer, Receiver
+from webhooks.tests.test_delivery import deliver_all, hook
+from webhooks.transport import safe_socket
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("webhook_settings")]
 
 
-class _CountingStream(httpcore.NetworkStream):
-    def __init__(self) -> None:
-        self.sent: list[bytes] = []
-        self.closed = False
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return b"HTTP/1.1 204 No Content\r\n\r\n"
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self.sent.append(buffer)
-
-    def close(self) -> None:
-        self.closed = True
-
-    def get_extra_info(self, info: str) -> Any:
-        return info
-
-
-def test_the_head_and_the_body_go_out_in_one_send_before_the_answer_is_read():
-    inner = _CountingStream()
-    stream = _OneSendStream(inner)
-    stream.write(b"POST /hooks HTTP/1.1\r\n\r\n", timeout=2)
-    stream.write(b'{"type": "ticket.created"}', timeout=2)
-    stream.write(b"", timeout=2)
-    assert inner.sent == []
-    assert stream.read(65536, timeout=2).startswith(b"HTTP/1.1 204")
-    assert inner.sent == [b'POST /hooks HTTP/1.1\r\n\r\n{"type": "ticket.created"}']
-    assert stream.get_extra_info("is_readable") == "is_readable"
+@pytest.mark.parametrize("host", ["127.0.0.1", "[::ffff:127.0.0.1]"])
+def test_an_ip_literal_allowed_when_saved_and_refused_now_gets_nothing(project, admin, receiver, settings, host):
+    """aiohttp never resolves an IP literal, so the check is the socket's, against the address itself
+    (an IPv4-mapped IPv6 address judged as the IPv4 address it maps)."""
+    settings.WEBHOOK_RETRY_SCHEDULE = []
+    webhook = hook(project, admin, receiver, ["*"])
+    Webhook.objects.filter(pk=webhook.pk).update(url=f"http://{host}:{receiver.port}/hooks")
+    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    events_write(project, admin, ["ticket.created"])
+    deliver_all(webhook)
+    assert receiver.received == []
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, 1)
+    assert delivery.last_error.startswith("unsafe_url: ")
+    assert "127.0.0.1 is a loopback address" in delivery.last_error
 
 
-def test_a_large_body_is_sent_as_it_is_written():
-    inner = _CountingStream()
-    stream = _OneSendStream(inner)
-    stream.write(b"x" * _OneSendStream.WRITE_BUFFER_BYTES)
-    assert len(inner.sent) == 1
+def test_an_ipv4_mapped_literal_reaches_an_allowed_receiver(project, admin, receiver):
+    webhook = hook(project, admin, receiver, ["*"])
+    Webhook.objects.filter(pk=webhook.pk).update(url=f"http://[::ffff:127.0.0.1]:{receiver.port}/hooks")
+    events_write(project, admin, ["ticket.created"])
+    deliver_all(webhook)
+    assert len(receiver.received) == 1
+    assert Delivery.objects.get().status == DeliveryStatus.SUCCEEDED
 
 
-def test_closing_sends_nothing_left_and_closes():
-    inner = _CountingStream()
-    stream = _OneSendStream(inner)
-    stream.write(b"POST /hooks HTTP/1.1\r\n")
-    stream.close()
-    assert inner.sent == []
-    assert inner.closed
+def test_a_name_with_one_refused_address_among_public_ones_is_refused_whole(
+    project, admin, receiver, settings, monkeypatch
+):
+    """Failing over from a refused address to the next would let a name that mixes a public and a private
+    address choose; every address of the name is judged before any is tried."""
+    real_getaddrinfo = socket.getaddrinfo
+
+    def mixed(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != "mixed.hopla.test":
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        public = (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))
+        private = (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.1.2.3", port))
+        return [public, private]
+
+    settings.WEBHOOK_RETRY_SCHEDULE = []
+    webhook = hook(project, admin, receiver, ["*"])
+    Webhook.objects.filter(pk=webhook.pk).update(url="http://mixed.hopla.test/hooks")
+    monkeypatch.setattr(socket, "getaddrinfo", mixed)
+    events_write(project, admin, ["ticket.created"])
+    deliver_all(webhook)
+    delivery = Delivery.objects.get()
+    assert delivery.last_error.startswith("unsafe_url: ")
+    assert "10.1.2.3 is a private address" in delivery.last_error
 
 
-@pytest.mark.parametrize("error", [httpcore.WriteError, httpcore.WriteTimeout])
-def test_a_send_that_fails_fails_the_read_that_flushes_it(error):
-    class Failing(_CountingStream):
-        def write(self, buffer: bytes, timeout: float | None = None) -> None:
-            raise error("broken pipe")
+def test_the_socket_factory_refuses_before_a_socket_exists(settings):
+    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    with pytest.raises(UnsafeUrl):
+        safe_socket((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("169.254.169.254", 80)))
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    allowed = safe_socket((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 80)))
+    assert allowed.family == socket.AF_INET
+    allowed.close()
 
-    stream = _OneSendStream(Failing())
-    stream.write(b"POST /hooks HTTP/1.1\r\n\r\n")
-    with pytest.raises(error):
-        stream.read(65536)
+
+def _deliveries(count: int) -> list[Delivery]:
+    """Unsaved deliveries: an attempt reads only their event and payload."""
+    return [
+        Delivery(event_id=uuid.uuid4(), event_seq=number, event_type="ticket.created", payload={"seq": number})
+        for number in range(count)
+    ]
+
+
+def test_a_chunk_is_sent_in_order_and_ends_after_its_time_with_what_was_attempted(receiver):
+    receiver.default = Answer(status=202, delay=0.2)
+    deliveries = _deliveries(5)
+    attempted = sender().attempts(receiver.url, deliveries, [], for_seconds=0.1)
+    assert [each.delivery for each in attempted] == deliveries[:1]  # at least one, then the time was up
+    attempted = sender().attempts(receiver.url, deliveries[1:], [], for_seconds=0.3)
+    assert [each.delivery for each in attempted] == deliveries[1:3]
+    assert [request.headers["webhook-id"] for request in receiver.received] == [str(d.event_id) for d in deliveries[:3]]
+    assert all(each.outcome.status_code == 202 for each in attempted)
+
+
+def test_chunks_of_different_drains_go_out_at_once():
+    """One event loop sends every drain's chunk: two slow receivers take the time of one, not of both."""
+    slow = [Receiver(), Receiver()]
+    for receiver in slow:
+        receiver.default = Answer(status=202, delay=0.5)
+    started = time.monotonic()
+    drains = [
+        threading.Thread(target=sender().attempts, args=(receiver.url, _deliveries(2), []), kwargs={"for_seconds": 5})
+        for receiver in slow
+    ]
+    for drain in drains:
+        drain.start()
+    for drain in drains:
+        drain.join()
+    assert [len(receiver.received) for receiver in slow] == [2, 2]
+    assert time.monotonic() - started < 1.9  # one after the other: 4 x 0.5 s
+    for receiver in slow:
+        receiver.stop()

@@ -95,7 +95,7 @@ async def attempt(session: aiohttp.ClientSession, url: str, delivery: Delivery, 
         return failed(f"unsafe_url: {refusal.detail}")
     except TimeoutError:  # aiohttp's timeouts are TimeoutErrors: no whole answer within the time
         return failed(f"timeout: no whole answer within {timeout:g} s")
-    except aiohttp.ClientError as error:
+    except (aiohttp.ClientError, ValueError) as error:  # ValueError: a host name IDNA cannot encode
         return failed(f"{type(error).__name__}: {error}")
     outcome = Outcome(
         at=now,

@@ -250,12 +250,17 @@ def test_during_a_rotation_both_secrets_sign_and_after_the_overlap_only_the_new_
         request.verified(old_secret)
 
 
-def test_a_host_that_resolves_to_a_refused_address_at_connect_time_gets_nothing(project, admin, receiver, settings):
-    """DNS rebinding: `localhost` was allowed when the webhook was saved; now its addresses are not."""
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "[::ffff:127.0.0.1]"])
+def test_a_host_that_resolves_to_a_refused_address_at_connect_time_gets_nothing(
+    project, admin, receiver, settings, host
+):
+    """DNS rebinding: `localhost` was allowed when the webhook was saved; now its addresses are not. An IP
+    literal, which aiohttp never resolves, is checked as the address the socket connects to (an IPv4-mapped
+    IPv6 address judged as the IPv4 address it maps)."""
     settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32", "::1/128"]
     settings.WEBHOOK_RETRY_SCHEDULE = []
     webhook = hook(project, admin, receiver, ["*"])
-    Webhook.objects.filter(pk=webhook.pk).update(url=f"http://localhost:{receiver.port}/hooks")
+    Webhook.objects.filter(pk=webhook.pk).update(url=f"http://{host}:{receiver.port}/hooks")
     settings.WEBHOOK_ALLOWED_NETWORKS = []
     events_write(project, admin, ["ticket.created"])
     deliver_all(webhook)

@@ -84,8 +84,9 @@ bench-quick: $(DEV)
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .newman
 
-# A bounded soak: 50 virtual users for 60 s with WebSocket listeners, on its own database, Redis and
-# fake Cloudinary; prints 5xx, lost tickets, events expected/received per listener and server RSS.
+# A bounded soak: 50 virtual users for 60 s with WebSocket listeners and a webhook per project, on its
+# own database, Redis, fake Cloudinary and webhook receiver; prints 5xx, lost tickets, events
+# expected/received per listener and per webhook (signatures checked) and server RSS.
 .PHONY: soak
 soak: $(DEV)
 	$(BIN)/python -m bench.soak

@@ -51,6 +51,7 @@ from accounts.models import User
 from bench.load import Request, run_wrk
 from bench.processes import rq_worker, webhook_receiver
 from bench.report import Row, percentile, pooled_percentile_ms
+from bench.webhook_receiver import Arrival, Records
 from tickets.models import Event, Project, Ticket
 from tickets.services.event_publishing import event_payload
 from webhooks.models import Delivery, DeliveryStatus, Webhook
@@ -71,47 +72,6 @@ class _Hook:
     webhook: Webhook
     name: str  # its path at the receiver: /hooks/<name>
     signer: standardwebhooks.Webhook
-
-
-@dataclass(frozen=True)
-class _Arrival:
-    hook: str
-    event_id: str
-    at: float  # time.time() at the receiver
-    headers: dict[str, str]
-    body: str
-
-
-class _Receiver:
-    """The receiver process's records, read over HTTP."""
-
-    def __init__(self, base_url: str) -> None:
-        self._client = httpx.Client(base_url=base_url, timeout=60)
-
-    def clear(self) -> None:
-        self._client.delete("/received").raise_for_status()
-
-    def count(self) -> int:
-        return int(self._client.get("/count").json()["count"])
-
-    def wait_for(self, expected: int, timeout: float) -> None:
-        """Until `expected` arrivals (or `timeout`: what is missing then is counted as lost). Polls seldom,
-        since each poll takes CPU from the worker it waits for."""
-        deadline = time.monotonic() + timeout
-        while self.count() < expected and time.monotonic() < deadline:
-            time.sleep(_POLL_SECONDS)
-
-    def arrivals(self) -> list[_Arrival]:
-        return [
-            _Arrival(
-                hook=record["hook"],
-                event_id=record["headers"].get("webhook-id", ""),
-                at=record["at"],
-                headers=record["headers"],
-                body=record["body"],
-            )
-            for record in self._client.get("/received").json()
-        ]
 
 
 class _Writer:
@@ -153,7 +113,7 @@ def _events_after(project: Project, seq: int) -> list[Event]:
     return list(Event.objects.filter(project=project, seq__gt=seq).select_related("actor").order_by("seq"))
 
 
-def _tally(arrivals: list[_Arrival], hooks: list[_Hook], events: list[Event]) -> _Tally:
+def _tally(arrivals: list[Arrival], hooks: list[_Hook], events: list[Event]) -> _Tally:
     expected = {(hook.name, str(event.id)) for hook in hooks for event in events}
     counted = Counter((arrival.hook, arrival.event_id) for arrival in arrivals)
     return _Tally(
@@ -163,7 +123,7 @@ def _tally(arrivals: list[_Arrival], hooks: list[_Hook], events: list[Event]) ->
     )
 
 
-def _collected(receiver: _Receiver, hooks: list[_Hook], events: list[Event]) -> tuple[list[_Arrival], _Tally]:
+def _collected(receiver: Records, hooks: list[_Hook], events: list[Event]) -> tuple[list[Arrival], _Tally]:
     """The arrivals and their tally, once every (webhook, event) pair has arrived or a slow engine's
     time (20 deliveries/s) is up: what is missing then is lost. The count the receiver answers is of
     arrivals, and a straggler of an earlier phase (arrived after its `clear`) counts in it too, so once
@@ -183,7 +143,7 @@ def _collected(receiver: _Receiver, hooks: list[_Hook], events: list[Event]) -> 
     return arrivals, tally
 
 
-def _print_missing(arrivals: list[_Arrival], hooks: list[_Hook], events: list[Event]) -> None:
+def _print_missing(arrivals: list[Arrival], hooks: list[_Hook], events: list[Event]) -> None:
     """What the rows say of the deliveries that did not arrive in time: pending for a retry (an attempt
     failed, and why), never made, or succeeded without the receiver recording it."""
     arrived = {(arrival.hook, arrival.event_id) for arrival in arrivals}
@@ -203,7 +163,7 @@ def _print_missing(arrivals: list[_Arrival], hooks: list[_Hook], events: list[Ev
         print(f"W6: {len(never)} (webhook, event) pairs have no delivery row", flush=True)
 
 
-def _rate(tally: _Tally, arrivals: list[_Arrival], started: float) -> float:
+def _rate(tally: _Tally, arrivals: list[Arrival], started: float) -> float:
     """Deliveries per second from `started` (time.time()) to the last arrival."""
     seconds = max((arrival.at for arrival in arrivals), default=started) - started
     return tally.delivered / seconds if seconds > 0 else 0.0
@@ -238,7 +198,7 @@ def _workers_cpu_seconds(workers: list[subprocess.Popen[bytes]]) -> float:
 def _hopla_round(
     workers: list[subprocess.Popen[bytes]],
     writer: _Writer,
-    receiver: _Receiver,
+    receiver: Records,
     hooks: list[_Hook],
     project: Project,
     count: int,
@@ -294,7 +254,7 @@ async def _signed_posts(receiver_url: str, hooks: list[_Hook], payloads: list[di
 
 
 def _floor_round(
-    receiver: _Receiver, receiver_url: str, hooks: list[_Hook], events: list[Event]
+    receiver: Records, receiver_url: str, hooks: list[_Hook], events: list[Event]
 ) -> tuple[float, _Tally, float]:
     """Deliveries per second of the loop, and its own CPU milliseconds a delivery, on the same events (built
     as the WebSocket shows them beforehand: reading the table is the outbox's part, which the loop does not
@@ -308,7 +268,7 @@ def _floor_round(
     return _rate(tally, arrivals, started), tally, cpu_ms
 
 
-def _check_bodies(arrivals: list[_Arrival], hooks: list[_Hook], events: list[Event]) -> None:
+def _check_bodies(arrivals: list[Arrival], hooks: list[_Hook], events: list[Event]) -> None:
     """Each hook's first delivery verifies with `standardwebhooks` under that hook's secret, and its
     `data` is the event as the WebSocket shows it."""
     by_id = {str(event.id): event for event in events}
@@ -326,9 +286,9 @@ def _check_bodies(arrivals: list[_Arrival], hooks: list[_Hook], events: list[Eve
     print(f"deliveries verify with standardwebhooks: yes ({len(checked)} hooks); data as the WebSocket's: {same}")
 
 
-def _latencies_ms(arrivals: list[_Arrival]) -> list[float]:
+def _latencies_ms(arrivals: list[Arrival]) -> list[float]:
     """Receiver time minus the event's `at`, for the first arrival of each (webhook, event)."""
-    first: dict[tuple[str, str], _Arrival] = {}
+    first: dict[tuple[str, str], Arrival] = {}
     for arrival in sorted(arrivals, key=lambda arrival: arrival.at):
         first.setdefault((arrival.hook, arrival.event_id), arrival)
     return [
@@ -337,7 +297,7 @@ def _latencies_ms(arrivals: list[_Arrival]) -> list[float]:
     ]
 
 
-def _paced(writer: _Writer, receiver: _Receiver, hooks: list[_Hook], project: Project, count: int) -> list[float]:
+def _paced(writer: _Writer, receiver: Records, hooks: list[_Hook], project: Project, count: int) -> list[float]:
     """Commit→receiver milliseconds of `count` events written at PACE per second."""
     receiver.clear()
     mark = _last_seq()
@@ -373,7 +333,7 @@ def _update_latency(
     base_url: str,
     token: str,
     workers: list[subprocess.Popen[bytes]],
-    receiver: _Receiver,
+    receiver: Records,
     hooks: list[_Hook],
     project: Project,
     sides: list[_Side],
@@ -449,7 +409,7 @@ def _hooks_create(project: Project, actor: User, receiver_url: str) -> list[_Hoo
     return hooks
 
 
-def _warm_up(writer: _Writer, receiver: _Receiver, hooks: list[_Hook]) -> None:
+def _warm_up(writer: _Writer, receiver: Records, hooks: list[_Hook]) -> None:
     """One event through the whole path (connections opened, code loaded), or a clear stop."""
     receiver.clear()
     writer.update()
@@ -485,7 +445,7 @@ def run(
     name = f"W6 webhooks x{HOOKS}" + (f", {WORKERS} workers" if WORKERS > 1 else "")
     with webhook_receiver(log_dir) as receiver_url, ExitStack() as more_workers:
         workers = [worker, *(more_workers.enter_context(rq_worker(env, log_dir)) for _ in range(WORKERS - 1))]
-        receiver = _Receiver(receiver_url)
+        receiver = Records(receiver_url)
         hooks = _hooks_create(hooked_project, user, receiver_url)
         writer = _Writer(base_url, token, [ticket.key for ticket in tickets])
         try:

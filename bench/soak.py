@@ -1,12 +1,14 @@
 """A bounded soak: 50 virtual users for 60 s of mixed work against real processes, then a loss audit.
 
 `python -m bench.soak` (or `make soak`) starts, all on loopback and all its own: a Redis, the fake
-Cloudinary (tickets/tests/fake_cloudinary.py), a fresh PostgreSQL database (`hopla_soak`, dropped and
-migrated), `uvicorn hopla.asgi:application` and the Procfile's worker. Virtual users list, filter,
-create tickets, comment and upload images over keep-alive HTTP/1.1 (a small asyncio client: no new
+Cloudinary (tickets/tests/fake_cloudinary.py), a webhook receiver (bench.webhook_receiver), a fresh
+PostgreSQL database (`hopla_soak`, dropped and migrated), `uvicorn hopla.asgi:application` and the
+Procfile's worker. Each project has a webhook for every event. Virtual users list, filter, create
+tickets, comment and upload images over keep-alive HTTP/1.1 (a small asyncio client: no new
 dependency) while WebSocket dashboards listen. Then it prints requests by kind, 5xx and hangs, whether
-every created ticket is still there, every event expected against received per listener, and the
-server's RSS at start, middle and end. It exits non-zero if any of those checks fails, and stops every
+every created ticket is still there, every event expected against received per listener and per
+webhook (each delivery's signature checked with `standardwebhooks`), and the server's RSS at start,
+middle and end. It exits non-zero if any of those checks fails, and stops every
 process it started (each in a session of its own, signalled as a group) whatever happens.
 """
 
@@ -30,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.processes import procfile_command
+from bench.processes import procfile_command, webhook_receiver
+from bench.webhook_receiver import Records
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -347,21 +350,35 @@ def prepare_database(database_url: str, env: dict[str, str], log_dir: Path) -> N
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, stdout=log, check=True)
 
 
-def make_world(virtual_users: int) -> tuple[list[Member], list[Member]]:
-    """PROJECTS projects; the virtual users spread over them as members, two viewers each listening."""
+@dataclass(frozen=True)
+class Hook:
+    """A project's webhook: its path at the receiver (/hooks/<name>) and its secret."""
+
+    project_id: str
+    name: str
+    secret: str
+
+
+def make_world(virtual_users: int, receiver_url: str) -> tuple[list[Member], list[Member], list[Hook]]:
+    """PROJECTS projects, each with a webhook for every event; the virtual users spread over them as
+    members, two viewers each listening."""
     from django.contrib.auth.hashers import make_password
     from rest_framework_simplejwt.tokens import AccessToken
 
     from accounts.models import User
     from tickets.models import Membership, Project, Role
+    from webhooks.services import webhook_create
 
     password = make_password("soak-password-not-used")
     owner = User.objects.create(email="owner@soak.test", full_name="Soak Owner", password=password)
     projects = [
         Project.objects.create(key=f"SOAK{index}", name=f"Soak {index}", created_by=owner) for index in range(PROJECTS)
     ]
+    hooks = []
     for project in projects:
         Membership.objects.create(project=project, user=owner, role=Role.ADMIN)
+        webhook = webhook_create(project=project, actor=owner, url=f"{receiver_url}/hooks/{project.key}", events=["*"])
+        hooks.append(Hook(str(project.pk), project.key, webhook.secret))
 
     def member(email: str, project: Project, role: str) -> Member:
         user = User.objects.create(email=email, full_name=email.split("@")[0], password=password)
@@ -374,7 +391,7 @@ def make_world(virtual_users: int) -> tuple[list[Member], list[Member]]:
         for p, project in enumerate(projects)
         for n in range(LISTENERS_PER_PROJECT)
     ]
-    return users, watchers
+    return users, watchers, hooks
 
 
 @dataclass
@@ -400,7 +417,7 @@ def run(soak: Soak) -> bool:
 
     redis_port, web_port = free_port(), free_port()
     redis_url = f"redis://{HOST}:{redis_port}/0"
-    with FakeCloudinary() as cloudinary:
+    with FakeCloudinary() as cloudinary, webhook_receiver(soak.log_dir) as receiver_url:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "hopla.settings.base",
@@ -408,10 +425,20 @@ def run(soak: Soak) -> bool:
             "REDIS_URL": redis_url,
             "CLOUDINARY_URL": cloudinary.cloudinary_url,
             "IMAGE_RETRY_INTERVALS": "1,2,5",
+            # The receiver is on loopback over plain http, which hopla refuses unless told (SPEC §9).
+            "WEBHOOK_ALLOW_HTTP": "true",
+            "WEBHOOK_ALLOWED_NETWORKS": f"{HOST}/32",
             "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
         }
-        os.environ.update({key: env[key] for key in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL")})
+        shared = (
+            "DJANGO_SETTINGS_MODULE",
+            "DATABASE_URL",
+            "REDIS_URL",
+            "WEBHOOK_ALLOW_HTTP",
+            "WEBHOOK_ALLOWED_NETWORKS",
+        )
+        os.environ.update({key: env[key] for key in shared})
         soak.start(
             "redis",
             ["redis-server", "--port", str(redis_port), "--bind", HOST, "--save", "", "--appendonly", "no"],
@@ -421,7 +448,7 @@ def run(soak: Soak) -> bool:
         import django
 
         django.setup()
-        users, watchers = make_world(soak.virtual_users)
+        users, watchers, hooks = make_world(soak.virtual_users, receiver_url)
         web = soak.start(
             "web",
             [sys.executable, "-m", "uvicorn", "hopla.asgi:application", "--host", HOST, "--port", str(web_port)],
@@ -430,11 +457,18 @@ def run(soak: Soak) -> bool:
         # Nothing here starts a recycled worker again: it runs without recycling.
         soak.start("worker", procfile_command("worker", {**env, "WORKER_MAX_JOBS": "0"}), env)
         wait_until(lambda: _port_answers(web_port), 30, "the web server")
-        return asyncio.run(load(soak, web, web_port, users, watchers, cloudinary))
+        return asyncio.run(load(soak, web, web_port, users, watchers, cloudinary, hooks, Records(receiver_url)))
 
 
 async def load(
-    soak: Soak, web: Process, port: int, users: list[Member], watchers: list[Member], cloudinary: Any
+    soak: Soak,
+    web: Process,
+    port: int,
+    users: list[Member],
+    watchers: list[Member],
+    cloudinary: Any,
+    hooks: list[Hook],
+    records: Records,
 ) -> bool:
     from asgiref.sync import sync_to_async
 
@@ -479,8 +513,13 @@ async def load(
         await asyncio.sleep(0.5)
     stop.set()
     await asyncio.gather(*listening, return_exceptions=True)
+    # Deliveries take longer than the WebSocket: the worker's dispatch, then a POST each, one webhook's in order.
+    deadline = loop.time() + 60
+    while loop.time() < deadline and not await sync_to_async(_webhooks_delivered)(hooks, records, baseline):
+        await asyncio.sleep(1)
     audit = await sync_to_async(_audit)(tally, listeners, baseline)
     audit["peak_db_connections"] = peak["db_connections"]
+    audit["webhooks"] = await sync_to_async(_webhook_audit)(hooks, records, baseline)
     return report(soak, tally, elapsed, rss, listeners, audit, drained, cloudinary)
 
 
@@ -520,6 +559,54 @@ def _all_delivered(listeners: list[Listener], baseline: int) -> bool:
         <= set(listener.received)
         for listener in listeners
     )
+
+
+def _event_ids(project_id: str, baseline: int) -> set[str]:
+    from tickets.models import Event
+
+    return {
+        str(pk) for pk in Event.objects.filter(project_id=project_id, seq__gt=baseline).values_list("id", flat=True)
+    }
+
+
+def _webhooks_delivered(hooks: list[Hook], records: Records, baseline: int) -> bool:
+    arrived = {(arrival.hook, arrival.event_id) for arrival in records.arrivals()}
+    return all((hook.name, event_id) in arrived for hook in hooks for event_id in _event_ids(hook.project_id, baseline))
+
+
+@dataclass(frozen=True)
+class HookAudit:
+    expected: int
+    received: int  # distinct expected events that arrived
+    missing: int
+    duplicates: int  # arrivals of an expected event beyond its first
+    unverified: int  # arrivals whose signature `standardwebhooks` refuses
+
+
+def _webhook_audit(hooks: list[Hook], records: Records, baseline: int) -> dict[str, HookAudit]:
+    import standardwebhooks
+
+    arrivals = records.arrivals()
+    audits = {}
+    for hook in hooks:
+        expected = _event_ids(hook.project_id, baseline)
+        mine = [arrival for arrival in arrivals if arrival.hook == hook.name and arrival.event_id in expected]
+        received = Counter(arrival.event_id for arrival in mine)
+        verifier = standardwebhooks.Webhook(hook.secret)
+        unverified = 0
+        for arrival in mine:
+            try:
+                verifier.verify(arrival.body, arrival.headers)
+            except standardwebhooks.WebhookVerificationError:
+                unverified += 1
+        audits[hook.name] = HookAudit(
+            expected=len(expected),
+            received=len(received),
+            missing=len(expected - received.keys()),
+            duplicates=sum(received.values()) - len(received),
+            unverified=unverified,
+        )
+    return audits
 
 
 def _audit(tally: Tally, listeners: list[Listener], baseline: int) -> dict[str, Any]:
@@ -573,6 +660,14 @@ def report(
         all_received &= not missing and not duplicates and listener.closed is None
         closed = f" closed: {listener.closed}" if listener.closed else ""
         print(f"  {listener.name:18} {len(expected):5} / {len(set(got)):5} / {len(missing):3} / {duplicates}{closed}")
+    hooks_whole = True
+    print("webhook deliveries per project (expected / received / missing / duplicates / signature refused):")
+    for name, hook in audit["webhooks"].items():
+        hooks_whole &= not hook.missing and not hook.unverified
+        print(
+            f"  {name:18} {hook.expected:5} / {hook.received:5} / {hook.missing:3} / {hook.duplicates}"
+            f" / {hook.unverified}"
+        )
     print(
         "server RSS (MiB): "
         + ", ".join(f"{moment} {kib / 1024:.1f}" for moment, kib in rss.items())
@@ -595,6 +690,8 @@ def report(
         "every created ticket present": audit["present"] == len(tally.created_tickets),
         "every image settled": drained,
         "every listener received every event": all_received,
+        # At least once (SPEC §9): a repeat is allowed, a loss or a bad signature is not.
+        "every webhook received every event, signed": hooks_whole,
     }
     print("checks: " + ", ".join(f"{name}: {'ok' if passed else 'FAILED'}" for name, passed in checks.items()))
     print(f"logs: {soak.log_dir}")

@@ -7,14 +7,18 @@
 - `GET /count`: `{"count": n}`, the records so far (the bench polls it while deliveries drain).
 - `GET /received`: every record; `DELETE /received` forgets them.
 
+`Records` reads them from the benchmark's side (W6, the soak).
+
 uvicorn (httptools, uvloop) with a bare ASGI function rather than a framework: the receiver shares two
 cores with what it measures, so it should cost as little per request as a real server can.
 """
 
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import orjson
 import uvicorn
 
@@ -56,6 +60,49 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await _answer(send, 204)
     else:
         await _answer(send, 404)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    hook: str
+    event_id: str
+    at: float  # time.time() at the receiver
+    headers: dict[str, str]
+    body: str
+
+
+class Records:
+    """The receiver process's records, read over HTTP."""
+
+    POLL_SECONDS = 0.2
+
+    def __init__(self, base_url: str) -> None:
+        self._client = httpx.Client(base_url=base_url, timeout=60)
+
+    def clear(self) -> None:
+        self._client.delete("/received").raise_for_status()
+
+    def count(self) -> int:
+        return int(self._client.get("/count").json()["count"])
+
+    def wait_for(self, expected: int, timeout: float) -> None:
+        """Until `expected` arrivals (or `timeout`: what is missing then is counted as lost). Polls seldom,
+        since each poll takes CPU from the worker it waits for."""
+        deadline = time.monotonic() + timeout
+        while self.count() < expected and time.monotonic() < deadline:
+            time.sleep(self.POLL_SECONDS)
+
+    def arrivals(self) -> list[Arrival]:
+        return [
+            Arrival(
+                hook=record["hook"],
+                event_id=record["headers"].get("webhook-id", ""),
+                at=record["at"],
+                headers=record["headers"],
+                body=record["body"],
+            )
+            for record in self._client.get("/received").json()
+        ]
 
 
 def main() -> None:

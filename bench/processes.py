@@ -82,6 +82,9 @@ def server_command(setup: str, port: int) -> list[str]:
     return commands[setup]
 
 
+# Setups that serve HTTP through WSGI: no WebSocket, so W4 does not run on them.
+HTTP_ONLY_SETUPS = frozenset({"gunicorn-gthread-2"})
+
 SERVER_SETUPS = [
     "uvicorn-1",
     "uvicorn-2",

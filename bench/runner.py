@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import connection
 
 from bench import board, data, data_io, deliveries, fanout, http_workloads, images, notifying, raw_floor_config
-from bench.processes import raw_floor_server, rq_worker, server_command, web_server
+from bench.processes import HTTP_ONLY_SETUPS, raw_floor_server, rq_worker, server_command, web_server
 from bench.report import Row, table
 from bench.scale import Scale
 
@@ -325,7 +325,9 @@ def _compare_servers(
                     connections=scale.connections,
                     rows=rows,
                 )
-            if "W4" not in only:
+            if "W4" not in only or setup in HTTP_ONLY_SETUPS:
+                if "W4" in only:
+                    print(f"{setup}: HTTP over WSGI, no WebSocket: W4 skipped (and the setup left out of the summary)")
                 print(table(rows, setup), flush=True)
                 continue
             fanout.run(

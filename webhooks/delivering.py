@@ -35,9 +35,12 @@ from webhooks.sender import sender
 
 logger = logging.getLogger("hopla.webhooks")
 
-BATCH_SIZE = 100
-# A drain job gives the worker back after this long, queueing itself again if more is due, so that
-# one busy webhook does not starve the others on the same worker.
+# Due deliveries a drain reads at once. Reading them costs a statement compiled by the ORM and a model a
+# row: 500 rather than 100 took that statement's share of the worker's CPU a delivery down (BENCHMARKS.md,
+# "W6: one event loop sends"); a drain still stops after DRAIN_SECONDS, whatever is left of its batch.
+BATCH_SIZE = 500
+# A drain job gives the worker back after this long (and the attempt under way), queueing itself again if
+# more is due, so that one busy webhook does not starve the others on the same worker.
 DRAIN_SECONDS = 2.0
 RECORD_EVERY_SECONDS = 1.0
 LEASE_MARGIN_SECONDS = 5.0
@@ -122,36 +125,41 @@ def deliveries_due(webhook: Webhook, *, limit: int = BATCH_SIZE) -> list[Deliver
 
 
 def deliveries_drain(*, webhook_id: Any) -> bool:
-    """Attempt the webhook's due deliveries for up to DRAIN_SECONDS; answers whether some may be left."""
+    """Attempt the webhook's due deliveries for up to DRAIN_SECONDS (and the attempt under way then);
+    answers whether some may be left."""
     lease = DrainLease.take(webhook_id)
     if lease is None:
         return False
     try:
-        started = time.monotonic()
-        while time.monotonic() - started < DRAIN_SECONDS:
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while time.monotonic() < deadline:
             deliveries = deliveries_due(lease.webhook)
-            if not deliveries or not _attempt_in_order(lease, deliveries):
+            if not deliveries or not _attempt_in_order(lease, deliveries, deadline):
                 return False
         return True
     finally:
         lease.release()
 
 
-def _attempt_in_order(lease: DrainLease, deliveries: list[Delivery]) -> bool:
+def _attempt_in_order(lease: DrainLease, deliveries: list[Delivery], deadline: float) -> bool:
     """Attempt the deliveries one after another (on the sender's event loop, a chunk at a time), their
-    outcomes written after each chunk; answers False once the webhook is inactive (auto-disabled by
-    these failures, or by an admin meanwhile) or the lease is lost: the rest are left for later."""
+    outcomes written after each chunk, until all are attempted or the drain's `deadline` (time.monotonic())
+    has passed; answers False once the webhook is inactive (auto-disabled by these failures, or by an admin
+    meanwhile) or the lease is lost. The rest are left for later."""
     webhook = lease.webhook
     records = _Records(lease)
     signed_by = signers(webhook, timezone.now())
     left = deliveries
     while left:
-        attempted = sender().attempts(webhook.url, left, signed_by, for_seconds=RECORD_EVERY_SECONDS)
+        for_seconds = min(RECORD_EVERY_SECONDS, max(0.0, deadline - time.monotonic()))
+        attempted = sender().attempts(webhook.url, left, signed_by, for_seconds=for_seconds)
         for each in attempted:
             records.add(each.delivery, each.body, each.outcome)
         left = left[len(attempted) :]
         if not records.write():
             return False
+        if time.monotonic() >= deadline:
+            break
     return True
 
 

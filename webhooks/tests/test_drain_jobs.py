@@ -37,6 +37,10 @@ def test_a_slow_receiver_holds_up_only_its_own_deliveries(project, admin):
         assert len(fast.ids()) == 3
         assert len(slow.ids()) < 3
         job.join(timeout=30)
+        # The slow drain gave the worker back after DRAIN_SECONDS with one left; the next job for it (queued
+        # again by the drain, or by the dispatcher's next tick) sends the rest.
+        assert 1 <= len(slow.ids()) <= 2  # a second an answer, two seconds a drain
+        deliver(str(slow_hook.pk))
         assert len(slow.ids()) == 3
         statuses = set(Delivery.objects.filter(webhook__project=project).values_list("status", flat=True))
         assert statuses == {DeliveryStatus.SUCCEEDED}

@@ -13,6 +13,7 @@ from webhooks.models import Delivery, DeliveryStatus, Webhook
 from webhooks.safety import UnsafeUrl
 from webhooks.services import webhook_create, webhook_delete, webhook_ping, webhook_update
 from webhooks.tests.conftest import events_write
+from webhooks.tests.receiver import Answer
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("webhook_settings")]
 
@@ -108,3 +109,22 @@ def test_a_drain_reads_pings_first_then_events_by_seq_within_its_limit(project, 
     assert [delivery.pk for delivery in due[:2]] == [ping.pk for ping in pings]
     assert [delivery.event_seq for delivery in due[2:]] == [events[0].seq, events[1].seq]
     assert [delivery.event_seq for delivery in deliveries_due(lease.webhook, limit=1)] == [None]
+
+
+def test_a_drain_stops_at_its_time_with_its_batch_half_sent_and_the_next_goes_on_in_order(
+    project, admin, receiver, monkeypatch
+):
+    """A slow receiver does not keep a drain (and its job) past DRAIN_SECONDS for a whole batch: what was
+    attempted is recorded, the rest is left for the next drain, which goes on in `seq` order."""
+    monkeypatch.setattr("webhooks.delivering.DRAIN_SECONDS", 0.5)
+    receiver.default = Answer(status=200, delay=0.2)
+    webhook = webhook_create(project=project, actor=admin, url=receiver.url, events=["*"])
+    events = events_write(project, admin, ["ticket.created"] * 8)
+    events_dispatch()
+    assert deliveries_drain(webhook_id=webhook.pk) is True  # stopped for time, deliveries left
+    sent = len(receiver.received)
+    assert 1 <= sent <= 4
+    assert Delivery.objects.filter(status=DeliveryStatus.SUCCEEDED).count() == sent
+    while deliveries_drain(webhook_id=webhook.pk):
+        pass
+    assert receiver.seqs() == [event.seq for event in events]
